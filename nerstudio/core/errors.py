@@ -1,0 +1,34 @@
+"""The project's own exception types.
+
+Every error a user can cause (a bad file, a bad tag sequence, a missing project) is one of these, so
+the CLI and the GUI can show one clear line instead of a traceback.
+"""
+from __future__ import annotations
+
+
+class NerStudioError(Exception):
+    """Base of every error nerstudio raises on purpose."""
+
+
+class TagError(NerStudioError, ValueError):
+    """A tag sequence is malformed; ``position`` is the index of the offending tag."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message if position is None else f"tag {position}: {message}")
+        self.position = position
+
+
+class ImportFormatError(NerStudioError):
+    """Input data cannot be imported. Names the file and the line (or record) at fault."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None,
+                 unit: str = "line"):
+        where = str(path) if path else "<input>"
+        if line is not None:
+            where += f", {unit} {line}"
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.reason = path, line, message
+
+
+class StoreError(NerStudioError):
+    """The project file cannot be opened or an operation on it is invalid."""

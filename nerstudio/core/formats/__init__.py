@@ -1,0 +1,110 @@
+"""Import and export formats. ``read(path)`` streams Sentences (and DocumentStart markers) from any
+supported format; :func:`import_file` puts them into a project in one transaction."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..errors import ImportFormatError
+from ..store import ProjectStore
+from ._io import read_lines
+from .conll import read_conll, write_conll
+from .hf import read_hf, write_hf
+from .jsonl import read_json_records, write_jsonl
+from .offsets import read_doccano, read_label_studio, read_text, write_doccano
+
+IMPORT_FORMATS = ("conll", "jsonl", "hf", "doccano", "labelstudio", "text")
+EXPORT_FORMATS = {"conll": write_conll, "jsonl": write_jsonl, "hf": write_hf,
+                  "doccano": write_doccano}
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a format from the extension, then from the first record or line."""
+    p = Path(path)
+    if p.is_dir() or (not p.exists() and "/" in str(path) and not str(path).startswith(".")):
+        return "hf"
+    if not p.exists():
+        if p.suffix:
+            raise ImportFormatError("no such file", path)
+        return "hf"  # a hub name such as "conll2003"
+    ext = p.suffix.lower()
+    if ext in (".conll", ".conllu", ".iob", ".iob2", ".bio", ".tsv"):
+        return "conll"
+    first = next((line for _n, line in read_lines(p) if line.strip()), None)
+    if first is None:
+        raise ImportFormatError("empty file", path)
+    stripped = first.lstrip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        return _sniff_json(p, stripped)
+    fields = first.split()
+    if fields[0] == "-DOCSTART-" or (len(fields) >= 2 and _looks_like_tag(fields[-1])):
+        return "conll"
+    return "text"
+
+
+def _looks_like_tag(s: str) -> bool:
+    return s == "O" or (len(s) > 2 and s[1] == "-" and s[0] in "BIESLU")
+
+
+def _sniff_json(path: Path, first: str) -> str:
+    try:
+        obj = json.loads(first) if first.startswith("{") else None
+    except ValueError:
+        obj = None
+    if obj is None:  # a JSON array: peek at the first record
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+            obj = data[0] if isinstance(data, list) and data else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ImportFormatError(f"not valid JSON: {exc}", path) from exc
+    if not isinstance(obj, dict):
+        raise ImportFormatError("records must be JSON objects", path, 1)
+    if "tokens" in obj:
+        return "jsonl"
+    if "data" in obj and ("annotations" in obj or "predictions" in obj or "id" in obj):
+        return "labelstudio"
+    if "text" in obj:
+        return "doccano"
+    raise ImportFormatError("unrecognised JSON records: expected tokens/ner_tags, doccano "
+                            "text/label or a Label Studio export", path, 1)
+
+
+def read(path: str | Path, fmt: str | None = None, *, scheme: str = "auto",
+         split: str | None = None, tag_names: list[str] | None = None,
+         sentence_split: bool = True) -> Iterator:
+    fmt = fmt or detect_format(path)
+    if fmt == "conll":
+        return read_conll(path, scheme, split)
+    if fmt == "jsonl":
+        return read_json_records(path, tag_names, scheme, split)
+    if fmt == "hf":
+        return read_hf(path, scheme, split)
+    if fmt == "doccano":
+        return read_doccano(path, split, sentence_split)
+    if fmt == "labelstudio":
+        return read_label_studio(path, split, sentence_split)
+    if fmt == "text":
+        return read_text(path, split)
+    raise ImportFormatError(f"unknown format {fmt!r}; one of {', '.join(IMPORT_FORMATS)}", path)
+
+
+def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *,
+                split: str | None = None, ratios: tuple[float, float, float] | None = None,
+                seed: int = 42, scheme: str = "auto", tag_names: list[str] | None = None,
+                sentence_split: bool = True,
+                on_progress: Callable[[int], None] | None = None) -> int:
+    """Import one file (or HF dataset) in one transaction: on any error nothing changes."""
+    items = read(path, fmt, scheme=scheme, split=split, tag_names=tag_names,
+                 sentence_split=sentence_split)
+    return store.import_items(items, source=str(path), ratios=ratios, seed=seed,
+                              on_progress=on_progress)
+
+
+def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | None = None) -> int:
+    try:
+        writer = EXPORT_FORMATS[fmt]
+    except KeyError:
+        raise ImportFormatError(f"unknown export format {fmt!r}; one of "
+                                f"{', '.join(EXPORT_FORMATS)}", path) from None
+    return writer(store, path, split)

@@ -1,0 +1,88 @@
+"""Reading helpers shared by the importers: decoding that names the line, and tagged-sentence
+conversion with file-level tag-scheme detection."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..domain import Sentence
+from ..errors import ImportFormatError, TagError
+from ..iob import bioes_to_iob2, tags_to_spans, to_iob2
+
+SCHEMES = ("auto", "iob2", "iob1", "bioes")
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` without line endings. Handles a UTF-8 BOM and CRLF; binary
+    data or invalid UTF-8 raise ImportFormatError at the line where they occur."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise ImportFormatError(f"cannot read: {exc.strerror or exc}", path) from exc
+    with f:
+        for number, raw in enumerate(f, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if b"\x00" in raw:
+                raise ImportFormatError("binary data (NUL byte); not a text file", path, number)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportFormatError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                        path, number) from exc
+            yield number, text.rstrip("\r\n")
+
+
+def split_from_name(path: Path) -> str:
+    """Guess the split from a file name: train.txt, valid.txt / dev.txt, test.txt."""
+    name = Path(path).name.lower()
+    if "train" in name:
+        return "train"
+    if "valid" in name or "dev" in name:
+        return "dev"
+    if "test" in name:
+        return "test"
+    return "unassigned"
+
+
+def tagged_sentences(records: Iterable, path: Path, scheme: str = "auto",
+                     unit: str = "line") -> Iterator:
+    """Turn ``(where, words, tags, fields)`` records into Sentences with IOB2 spans.
+
+    ``auto`` needs no detection pass: read as BIOES-then-IOB1, a sentence that is valid IOB2 is
+    unchanged, an IOB1 sentence has its orphan I- made B-, and S-/E- (or U-/L-) map to B-/I-. So
+    one streaming pass converts IOB2, IOB1 and BIOES files alike. ``iob2`` is strict: an I- after
+    O is an error. Other items (document boundaries) pass through. ``where`` is a line number or
+    a list of line numbers, one per token, so a tag error names the line of the bad tag."""
+    if scheme not in SCHEMES:
+        raise ImportFormatError(f"unknown tag scheme {scheme!r}", path)
+    convert = _auto_spans if scheme == "auto" else (lambda tags: tags_to_spans(to_iob2(tags, scheme)))
+    for rec in records:
+        if not isinstance(rec, tuple):
+            yield rec
+            continue
+        where, words, tags, fields = rec
+        try:
+            spans = convert(tags)
+        except TagError as exc:
+            raise ImportFormatError(_tag_reason(exc, scheme), path, _at(where, exc.position),
+                                    unit) from exc
+        yield Sentence.from_words(words, spans=spans, status="labelled", **fields)
+
+
+def _auto_spans(tags):
+    try:
+        return tags_to_spans(tags)  # fast path: already IOB2
+    except TagError:
+        return tags_to_spans(bioes_to_iob2(tags))
+
+
+def _at(where, position):
+    if isinstance(where, list):
+        return where[position] if position is not None and position < len(where) else where[0]
+    return where
+
+
+def _tag_reason(exc: TagError, scheme: str) -> str:
+    reason = str(exc).split(": ", 1)[-1]
+    return reason + (" (strict IOB2)" if scheme == "iob2" else "")

@@ -1,0 +1,78 @@
+"""CoNLL: one token a line, whitespace-separated columns with the tag last, a blank line between
+sentences, ``-DOCSTART-`` lines between documents. Middle columns (POS, chunk) are kept so that an
+export reproduces the file line for line."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import ImportFormatError
+from ..iob import spans_to_tags
+from ..store import DocumentStart, ProjectStore
+from ._io import read_lines, split_from_name, tagged_sentences
+
+
+def read_conll(path: str | Path, scheme: str = "auto", split: str | None = None) -> Iterator:
+    path = Path(path)
+    split = split or split_from_name(path)
+    return tagged_sentences(_records(path, split), path, scheme)
+
+
+def _records(path: Path, split: str):
+    width, rows, lines, docs, seen_any = None, [], [], 0, False
+
+    def sentence():
+        cols = [r[1:-1] for r in rows] if width and width > 2 else None
+        return (list(lines), [r[0] for r in rows], [r[-1] for r in rows],
+                {"split": split, "columns": cols})
+
+    for number, line in read_lines(path):
+        fields = line.split()
+        if not fields:
+            if rows:
+                yield sentence()
+                rows, lines = [], []
+            continue
+        seen_any = True
+        if fields[0] == "-DOCSTART-":
+            if rows:
+                yield sentence()
+                rows, lines = [], []
+            docs += 1
+            yield DocumentStart(f"{path.name}#{docs}", line.strip())
+            continue
+        if len(fields) < 2:
+            raise ImportFormatError("expected a token and a tag separated by whitespace, found "
+                                    f"{len(fields)} column", path, number)
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            raise ImportFormatError(f"expected {width} columns like the lines before, found "
+                                    f"{len(fields)}", path, number)
+        rows.append(fields)
+        lines.append(number)
+    if rows:
+        yield sentence()
+    if not seen_any:
+        raise ImportFormatError("empty file: no sentences", path)
+
+
+def write_conll(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
+    """IOB2 CoNLL. Documents become ``-DOCSTART-`` blocks when they came from one."""
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        first = True
+        for (_id, _name, header), sentences in store.iter_documents(split=split):
+            blocks = [header] if header else []
+            for s in sentences:
+                tags = spans_to_tags(s.spans, len(s.tokens))
+                cols = s.columns or [[] for _ in s.tokens]
+                blocks.append("\n".join(" ".join([w, *c, t])
+                                        for w, c, t in zip(s.words, cols, tags)))
+                n += 1
+            if blocks:
+                f.write(("" if first else "\n\n") + "\n\n".join(blocks))
+                first = False
+        if not first:
+            f.write("\n")
+    return n

@@ -1,0 +1,88 @@
+"""Hugging Face ``datasets``: a DatasetDict saved with ``save_to_disk`` (or a hub name when online)
+with ``tokens`` and ``ner_tags`` (a Sequence of ClassLabel). ``datasets`` is imported lazily."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import ImportFormatError
+from ..iob import spans_to_tags
+from ..store import ProjectStore
+from ._io import tagged_sentences
+
+_SPLITS = {"train": "train", "validation": "dev", "valid": "dev", "dev": "dev", "test": "test"}
+
+
+def _load(source: str):
+    import datasets
+
+    try:
+        if Path(source).exists():
+            data = datasets.load_from_disk(source)
+        else:
+            data = datasets.load_dataset(source)
+    except Exception as exc:  # datasets raises many types: FileNotFoundError, ConnectionError...
+        raise ImportFormatError(f"cannot load Hugging Face dataset: {exc}", source) from exc
+    if isinstance(data, datasets.Dataset):
+        data = datasets.DatasetDict({"train": data})
+    return data
+
+
+def _tag_names(ds, where: str) -> list[str]:
+    feature = ds.features.get("ner_tags")
+    inner = getattr(feature, "feature", None)
+    names = getattr(inner, "names", None)
+    if feature is None or "tokens" not in ds.features:
+        raise ImportFormatError("dataset needs 'tokens' and 'ner_tags' columns", where)
+    return names  # None when the tags are strings
+
+
+def read_hf(source: str | Path, scheme: str = "auto", split: str | None = None) -> Iterator:
+    source = str(source)
+    data = _load(source)
+
+    def records():
+        for name, ds in data.items():
+            where = f"{source}[{name}]"
+            names = _tag_names(ds, where)
+            for i, row in enumerate(ds, 1):
+                tokens, tags = row["tokens"], row["ner_tags"]
+                if len(tokens) != len(tags):
+                    raise ImportFormatError(f"{len(tokens)} tokens but {len(tags)} tags", where,
+                                            i, "record")
+                if not tokens:
+                    continue
+                if names is not None:
+                    tags = [names[t] for t in tags]
+                yield i, tokens, tags, {"split": split or _SPLITS.get(name, "unassigned")}
+
+    return tagged_sentences(records(), Path(source), scheme, "record")
+
+
+def write_hf(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
+    """A DatasetDict (train / validation / test, plus unassigned if any) with ClassLabel tags,
+    ready for ``datasets.load_from_disk`` and the transformers token-classification recipe."""
+    import datasets
+
+    tag_list = store.label_set().tags()
+    ids = {t: i for i, t in enumerate(tag_list)}
+    features = datasets.Features({
+        "id": datasets.Value("string"),
+        "tokens": datasets.Sequence(datasets.Value("string")),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=tag_list)),
+    })
+    names = {"train": "train", "dev": "validation", "test": "test", "unassigned": "unassigned"}
+    parts, n = {}, 0
+    for ours, theirs in names.items():
+        if split and ours != split:
+            continue
+        rows = {"id": [], "tokens": [], "ner_tags": []}
+        for s in store.iter_sentences(split=ours):
+            rows["id"].append(str(s.id))
+            rows["tokens"].append(s.words)
+            rows["ner_tags"].append([ids[t] for t in spans_to_tags(s.spans, len(s.tokens))])
+        if rows["id"] or ours != "unassigned":
+            parts[theirs] = datasets.Dataset.from_dict(rows, features=features)
+            n += len(rows["id"])
+    datasets.DatasetDict(parts).save_to_disk(str(path))
+    return n

@@ -1,0 +1,178 @@
+"""Character-offset formats: doccano JSONL and Label Studio JSON export.
+
+Text is tokenized with entity edges forced as token boundaries, so every entity maps to whole
+tokens; records are split into sentences, never inside an entity."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..domain import Sentence, Span
+from ..errors import ImportFormatError
+from ..store import DocumentStart, ProjectStore
+from ..tokenize import rebase, split_sentences, tokenize
+from ._io import read_lines, split_from_name
+from .jsonl import _json_objects, _jsonl_objects, _SPLIT_ALIASES
+
+CharSpan = tuple[int, int, str]
+
+
+def text_to_sentences(text: str, char_spans: list[CharSpan], fail, split: str = "unassigned",
+                      sentence_split: bool = True, status: str = "labelled") -> list[Sentence]:
+    """Tokenize ``text`` and turn character spans into token Spans, one Sentence per sentence.
+    ``fail(message)`` raises the caller's located error."""
+    for s, e, label in char_spans:
+        if not (isinstance(s, int) and isinstance(e, int)) or isinstance(s, bool):
+            fail(f"span offsets must be integers, got {s!r}, {e!r}")
+        if not (0 <= s < e <= len(text)):
+            fail(f"span [{s}, {e}) is outside the text of {len(text)} characters")
+        if not isinstance(label, str) or not label or any(c.isspace() for c in label):
+            fail(f"invalid label {label!r}")
+    ordered = sorted(char_spans)
+    for (s1, e1, l1), (s2, e2, l2) in zip(ordered, ordered[1:]):
+        if s2 < e1:
+            fail(f"spans [{s1}, {e1}) {l1} and [{s2}, {e2}) {l2} overlap")
+    tokens = tokenize(text, [o for s, e, _ in ordered for o in (s, e)])
+    groups = split_sentences(text, tokens) if sentence_split else ([tokens] if tokens else [])
+    # token index -> (sentence, index within it); merge sentences an entity would straddle
+    token_spans = []
+    for s, e, label in ordered:
+        inside = [i for i, t in enumerate(tokens) if t.start >= s and t.end <= e]
+        if not inside:
+            fail(f"span [{s}, {e}) {label} covers no word (only spaces?)")
+        token_spans.append((inside[0], inside[-1] + 1, label))
+    groups = _merge_straddled(groups, token_spans)
+    out, base = [], 0
+    for group in groups:
+        sent_text, sent_tokens = rebase(group, text)
+        spans = [Span(a - base, b - base, l) for a, b, l in token_spans
+                 if base <= a < base + len(group)]
+        out.append(Sentence(tokens=sent_tokens, spans=spans, text=sent_text, split=split,
+                            status=status))
+        base += len(group)
+    return out
+
+
+def _merge_straddled(groups, token_spans):
+    cut_inside = {i for a, b, _ in token_spans for i in range(a + 1, b)}
+    merged, current, total = [], [], 0
+    for g in groups:
+        current += g
+        total += len(g)
+        if total not in cut_inside:
+            merged.append(current)
+            current = []
+    if current:
+        merged.append(current)
+    return merged
+
+
+def _record_split(obj, split, default, fail):
+    value = split or _SPLIT_ALIASES.get(obj.get("split"), obj.get("split")) or default
+    if value not in ("train", "dev", "test", "unassigned"):
+        fail(f"unknown split {value!r}")
+    return value
+
+
+def _objects(path: Path):
+    for _n, line in read_lines(path):
+        if line.strip():
+            return _json_objects(path) if line.lstrip().startswith("[") else _jsonl_objects(path)
+    raise ImportFormatError("empty file: no records", path)
+
+
+def read_doccano(path: str | Path, split: str | None = None,
+                 sentence_split: bool = True) -> Iterator:
+    path = Path(path)
+    default = split_from_name(path)
+    for where, obj in _objects(path):
+        def fail(msg, where=where):
+            raise ImportFormatError(msg, path, where)
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            fail("a doccano record needs a 'text' string")
+        raw = obj.get("label", obj.get("labels", obj.get("entities", [])))
+        if not isinstance(raw, list):
+            fail("'label' must be a list of [start, end, label]")
+        spans = []
+        for item in raw:
+            if isinstance(item, dict):
+                item = [item.get("start_offset"), item.get("end_offset"), item.get("label")]
+            if not isinstance(item, (list, tuple)) or len(item) != 3:
+                fail(f"a label must be [start, end, label], got {item!r}")
+            spans.append(tuple(item))
+        yield DocumentStart(f"{path.name}#{where}")
+        yield from text_to_sentences(obj["text"], spans, fail, _record_split(obj, split, default, fail),
+                                     sentence_split)
+
+
+def read_label_studio(path: str | Path, split: str | None = None,
+                      sentence_split: bool = True) -> Iterator:
+    path = Path(path)
+    default = split_from_name(path)
+    for where, task in _objects(path):
+        def fail(msg, where=where):
+            raise ImportFormatError(msg, path, where, "task")
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            fail("a Label Studio task needs a 'data' object")
+        text = task["data"].get("text")
+        if not isinstance(text, str):
+            text = next((v for v in task["data"].values() if isinstance(v, str)), None)
+        if text is None:
+            fail("task data holds no text")
+        annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)
+                       and not a.get("was_cancelled")]
+        spans = []
+        for r in (annotations[0].get("result") or []) if annotations else []:
+            if not isinstance(r, dict) or r.get("type") not in ("labels", None):
+                continue
+            v = r.get("value") or {}
+            labels = v.get("labels") or []
+            if len(labels) != 1:
+                fail(f"each region needs exactly one label, got {labels!r}")
+            spans.append((v.get("start"), v.get("end"), labels[0]))
+        status = "labelled" if annotations else "unlabelled"
+        yield DocumentStart(f"{path.name}#{where}")
+        yield from text_to_sentences(text, spans, fail, _record_split(task, split, default, fail),
+                                     sentence_split, status)
+
+
+def _char_spans(s: Sentence) -> list[list]:
+    return [[s.tokens[sp.start].start, s.tokens[sp.end - 1].end, sp.label] for sp in s.spans]
+
+
+def write_doccano(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
+    """One record per sentence: ``{"text", "label": [[start, end, label]], "split"}``."""
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for s in store.iter_sentences(split=split):
+            f.write(json.dumps({"id": s.id, "text": s.text, "label": _char_spans(s),
+                                "split": s.split}, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_text(path: str | Path, split: str | None = None) -> Iterator:
+    """Plain text: paragraphs (blank-line separated) become documents of unlabelled sentences."""
+    path = Path(path)
+    paragraph, start_line = [], None
+
+    def flush():
+        text = "\n".join(paragraph)
+        return text_to_sentences(text, [], lambda m: None, split or "unassigned", True, "unlabelled")
+
+    any_text = False
+    for number, line in read_lines(path):
+        if line.strip():
+            any_text = True
+            paragraph.append(line)
+            start_line = start_line or number
+        elif paragraph:
+            yield DocumentStart(f"{path.name}:{start_line}")
+            yield from flush()
+            paragraph, start_line = [], None
+    if paragraph:
+        yield DocumentStart(f"{path.name}:{start_line}")
+        yield from flush()
+    if not any_text:
+        raise ImportFormatError("empty file: no text", path)

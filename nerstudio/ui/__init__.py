@@ -1,0 +1,1 @@
+"""The Qt layer. The only package that imports PySide6."""
