@@ -58,6 +58,7 @@ CREATE TABLE edits (
     undone INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
+CREATE INDEX edits_undone ON edits(undone, id);
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     created_at TEXT NOT NULL DEFAULT (datetime('now')),
@@ -114,3 +115,10 @@ def m001_initial(db: Database) -> None:
 @migrations()
 def m002_fulltext(db: Database) -> None:
     db["sentences"].enable_fts(["text"], create_triggers=True, tokenize="unicode61")
+    # sqlite-utils' update trigger re-indexes on ANY column change; a label edit updates the
+    # sentence's status, so re-index only when the text itself changes (keeps edits < 5 ms).
+    db.execute("DROP TRIGGER sentences_au")
+    db.execute(
+        'CREATE TRIGGER sentences_au AFTER UPDATE OF text ON sentences BEGIN '
+        "INSERT INTO sentences_fts (sentences_fts, rowid, text) VALUES('delete', old.rowid, old.text); "
+        "INSERT INTO sentences_fts (rowid, text) VALUES (new.rowid, new.text); END")

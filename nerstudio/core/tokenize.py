@@ -25,7 +25,7 @@ _TOKEN_RE = regex.compile(
     | {_W}+?(?=(?i:n['’]t)(?!\p{{L}}))           # "do" of "don't"
     | {_W}+(?:[-&]{_W}+)*                        # words, hyphenated words
     | \.{{2,}}                                   # ellipsis
-    | (?!\s)\X                                   # any other grapheme: punctuation, emoji
+    | (?![\s\x1c-\x1f])\X                                # any other grapheme: punctuation, emoji
     """,
     regex.VERBOSE,
 )

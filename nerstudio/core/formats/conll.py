@@ -19,10 +19,10 @@ def read_conll(path: str | Path, scheme: str = "auto", split: str | None = None)
 
 
 def _records(path: Path, split: str):
-    width, rows, lines, docs, seen_any = None, [], [], 0, False
+    rows, lines, docs, seen_any = [], [], 0, False
 
     def sentence():
-        cols = [r[1:-1] for r in rows] if width and width > 2 else None
+        cols = [r[1:-1] for r in rows] if len(rows[0]) > 2 else None
         return (list(lines), [r[0] for r in rows], [r[-1] for r in rows],
                 {"split": split, "columns": cols})
 
@@ -44,11 +44,9 @@ def _records(path: Path, split: str):
         if len(fields) < 2:
             raise ImportFormatError("expected a token and a tag separated by whitespace, found "
                                     f"{len(fields)} column", path, number)
-        if width is None:
-            width = len(fields)
-        elif len(fields) != width:
-            raise ImportFormatError(f"expected {width} columns like the lines before, found "
-                                    f"{len(fields)}", path, number)
+        if rows and len(fields) != len(rows[0]):
+            raise ImportFormatError(f"expected {len(rows[0])} columns like the line before, "
+                                    f"found {len(fields)}", path, number)
         rows.append(fields)
         lines.append(number)
     if rows:

@@ -81,7 +81,7 @@ def write_hf(store: ProjectStore, path: str | Path, split: str | None = None) ->
             rows["id"].append(str(s.id))
             rows["tokens"].append(s.words)
             rows["ner_tags"].append([ids[t] for t in spans_to_tags(s.spans, len(s.tokens))])
-        if rows["id"] or ours != "unassigned":
+        if rows["id"]:  # datasets cannot load back an empty split
             parts[theirs] = datasets.Dataset.from_dict(rows, features=features)
             n += len(rows["id"])
     datasets.DatasetDict(parts).save_to_disk(str(path))

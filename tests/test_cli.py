@@ -1,0 +1,62 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nerstudio.cli import main
+from nerstudio.core.store import ProjectStore
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+def test_init_import_stats_export(tmp_path, sample_conll, capsys):
+    proj = tmp_path / "p.nerproj"
+    assert run("init", proj, "--labels", "PER,ORG") == 0
+    assert run("import", proj, sample_conll) == 0
+    assert "imported 3 sentences" in capsys.readouterr().out
+    assert run("stats", proj, "--json") == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["splits"]["train"]["sentences"] == 3
+    assert stats["splits"]["train"]["per_label"] == {"PER": 2, "ORG": 1, "MISC": 1, "LOC": 1}
+    assert run("stats", proj) == 0
+    assert "train" in capsys.readouterr().out
+    out = tmp_path / "out.conll"
+    assert run("export", proj, out, "--format", "conll") == 0
+    assert out.read_text() == sample_conll.read_text()
+
+
+def test_errors_are_one_line_and_change_nothing(tmp_path, sample_conll, capsys):
+    proj = tmp_path / "p.nerproj"
+    run("init", proj)
+    run("import", proj, sample_conll)
+    bad = tmp_path / "bad.conll"
+    bad.write_text("a O\nb I-PER\n")
+    capsys.readouterr()
+    # two files in one import: the good one is rolled back with the bad one
+    assert run("import", proj, sample_conll, bad, "--scheme", "iob2") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.conll, line 2" in err
+    with ProjectStore(proj) as s:
+        assert s.count() == 3
+    assert run("stats", tmp_path / "missing.nerproj") == 1
+    assert "no such project" in capsys.readouterr().err
+
+
+def test_split_ratio_option(tmp_path, sample_conll):
+    proj = tmp_path / "p.nerproj"
+    run("init", proj)
+    assert run("import", proj, sample_conll, "--split-ratio", "0,1,0") == 0
+    with ProjectStore(proj) as s:
+        assert s.count(split="dev") == 3
+    with pytest.raises(SystemExit):
+        run("import", proj, sample_conll, "--split-ratio", "1,2")
+
+
+@pytest.mark.parametrize("cmd", ["init", "import", "export", "stats"])
+def test_help(cmd):
+    out = subprocess.run([sys.executable, "-m", "nerstudio", cmd, "--help"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "usage: nerstudio " + cmd in out.stdout
