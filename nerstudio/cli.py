@@ -20,6 +20,12 @@ def _ratios(text: str) -> tuple[float, float, float]:
     return tuple(parts)
 
 
+def TrainConfigDefaults():
+    from .core.training.config import TrainConfig
+
+    return TrainConfig()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -62,6 +68,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("output", help="output file (a folder for --format hf)")
     s.add_argument("--format", choices=["conll", "jsonl", "hf", "doccano"], required=True)
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
+
+    s = sub.add_parser("train", help="fine-tune a model on a project's labelled sentences",
+                       description="Trains on the labelled train split, evaluates on the dev split "
+                       "(or a seeded 10%% of train when there is none). Ctrl+C cancels at the next "
+                       "step and keeps a checkpoint; --resume RUN continues it.")
+    s.add_argument("project", nargs="?", help="project file (or use --data)")
+    s.add_argument("--data", help="train directly on CoNLL / JSONL / HF data: a file, or a folder "
+                   "holding train/valid(dev)/test files or a saved DatasetDict")
+    s.add_argument("--output", help="run folder (with --data; default ./runs/<time>)")
+    s.add_argument("--resume", type=int, metavar="RUN", help="resume a cancelled or interrupted run")
+    d = TrainConfigDefaults()
+    s.add_argument("--base-model", default=d.base_model,
+                   help="'embedded' (default, offline), a local folder or a Hugging Face name")
+    s.add_argument("--epochs", type=float, default=d.epochs)
+    s.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=d.learning_rate)
+    s.add_argument("--batch-size", type=int, default=d.batch_size)
+    s.add_argument("--seed", type=int, default=d.seed)
+    s.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    s.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    s.add_argument("--grad-accum", dest="gradient_accumulation", type=int, default=d.gradient_accumulation)
+    s.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"], default=d.mixed_precision)
+    s.add_argument("--max-length", type=int, default=d.max_length,
+                   help="subwords per sequence; longer sentences are split (default %(default)s)")
+    s.add_argument("--eval-every", default=d.eval_every, help="'epoch' or a number of steps")
+    s.add_argument("--max-steps", type=int, default=d.max_steps)
+    s.add_argument("--batching", choices=["length", "random"], default=d.batching)
+    s.add_argument("--label-all-subwords", action="store_true")
+    s.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
+
+    s = sub.add_parser("predict", help="find entities in text with a trained model")
+    s.add_argument("text", nargs="?", default="-", help="the text, or - to read standard input")
+    s.add_argument("--model", required=True,
+                   help="a model folder, 'embedded', or a run number of --project")
+    s.add_argument("--project", help="project whose run --model names")
+    s.add_argument("--format", choices=["json", "color"],
+                   help="JSON lines, or the text with entities in colour (default: colour on a "
+                   "terminal, JSON otherwise)")
+    s.add_argument("--threshold", type=float, default=0.0, help="drop entities below this score")
+
+    s = sub.add_parser("preannotate", help="store a model's suggestions for unlabelled sentences")
+    s.add_argument("project")
+    s.add_argument("--model", required=True, help="a model folder or a run number")
+    s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
+    s.add_argument("--all", action="store_true", help="labelled sentences too")
 
     s = sub.add_parser("stats", help="sentences, tokens and entities per label and split")
     s.add_argument("project")
@@ -119,6 +169,61 @@ def cmd_export(a) -> int:
     return 0
 
 
+def _predictor(model: str, project: str | None):
+    from .core.inference import Predictor
+
+    run_id = None
+    if model.isdigit():
+        if not project:
+            raise NerStudioError("a run number needs --project")
+        from .core.runs import model_dir
+
+        with _open(project) as store:
+            run_id = int(model)
+            model = str(model_dir(store, run_id))
+    elif model != "embedded" and not Path(model).exists() and "/" not in model:
+        raise NerStudioError(f"{model}: no such model folder")
+    return Predictor(model), run_id
+
+
+_COLOURS = ["\033[1;44m", "\033[1;43m", "\033[1;42m", "\033[1;45m", "\033[1;46m", "\033[1;41m"]
+
+
+def cmd_predict(a) -> int:
+    text = sys.stdin.read() if a.text == "-" else a.text
+    predictor, _run = _predictor(a.model, a.project)
+    entities = [e for e in predictor.predict_text(text) if e.score >= a.threshold]
+    fmt = a.format or ("color" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        for e in entities:
+            print(json.dumps({"label": e.label, "start": e.start, "end": e.end, "text": e.text,
+                              "score": round(e.score, 4)}, ensure_ascii=False))
+        return 0
+    colours = {l: _COLOURS[i % len(_COLOURS)] for i, l in enumerate(predictor.labels)}
+    out, pos = [], 0
+    for e in entities:
+        out += [text[pos:e.start], f"{colours[e.label]}{e.text}\033[0m\033[2m[{e.label}]\033[0m"]
+        pos = e.end
+    print("".join(out) + text[pos:])
+    return 0
+
+
+def cmd_preannotate(a) -> int:
+    from tqdm import tqdm
+
+    from .core.preannotate import preannotate
+
+    predictor, run_id = _predictor(a.model, a.project)
+    status = ("unlabelled", "labelled", "reviewed") if a.all else ("unlabelled",)
+    with tqdm(unit=" sentences", disable=None) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        n = preannotate(a.project, predictor, run_id, status, a.split, progress)
+    print(f"stored suggestions for {n} sentences")
+    return 0
+
+
 def cmd_stats(a) -> int:
     with _open(a.project) as store:
         stats = store.stats()
@@ -137,7 +242,102 @@ def cmd_stats(a) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "import": cmd_import, "export": cmd_export, "stats": cmd_stats}
+def _config_from_args(a):
+    from dataclasses import fields
+
+    from .core.training.config import TrainConfig
+
+    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
+                          if hasattr(a, f.name)})
+
+
+def _data_from_path(path: str):
+    """Examples for ``train --data``: a file, a folder of split files, or a DatasetDict folder."""
+    from .core.formats import read
+    from .core.training import TrainingData
+
+    p = Path(path)
+    if p.is_dir() and not (p / "dataset_dict.json").exists():
+        files = [f for f in sorted(p.iterdir()) if f.is_file() and f.suffix in
+                 (".txt", ".conll", ".iob", ".bio", ".jsonl", ".json") and not f.name.endswith(".labels.json")]
+        items = [x for f in files for x in read(f)]
+    else:
+        items = list(read(p))
+    sents = [x for x in items if hasattr(x, "tokens")]
+    if not sents:
+        raise NerStudioError(f"{path}: no sentences found")
+    labels = list(dict.fromkeys(sp.label for s in sents for sp in s.spans))
+    return TrainingData.from_sentences([s for s in sents if s.split in ("train", "unassigned")],
+                                       [s for s in sents if s.split == "dev"], labels)
+
+
+def cmd_train(a) -> int:
+    import signal
+    import time
+
+    from tqdm import tqdm
+
+    from .core.training import Cancelled, Evaluation, Failed, Finished, Started, Step, event_dict
+
+    if not a.project and not a.data:
+        raise NerStudioError("give a project file or --data")
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        tqdm.write("cancelling at the next step (Ctrl+C again to abort)...")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = tqdm(unit="step", disable=None, dynamic_ncols=True)
+
+    def on_event(e):
+        if isinstance(e, Started):
+            bar.reset(total=e.total_steps)
+            tqdm.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
+                       f"{e.dev_sentences} dev sentences, {e.total_steps} steps")
+        elif isinstance(e, Step):
+            bar.update(e.step - bar.n)
+            bar.set_postfix(loss=f"{e.loss:.3f}", epoch=f"{e.epoch:.2f}",
+                            sent_s=f"{e.sentences_per_s:.0f}")
+        elif isinstance(e, Evaluation):
+            tqdm.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
+                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
+
+    try:
+        config = _config_from_args(a)
+        if a.project:
+            from .core.runs import train_project
+
+            data = _data_from_path(a.data) if a.data else None
+            run_id, event = train_project(a.project, config, on_event, lambda: stop["asked"],
+                                          resume_run=a.resume, data=data)
+        else:
+            from .core.training import train
+
+            out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+            run_id = None
+            event = train(None if a.resume else _data_from_path(a.data), config, out, on_event,
+                          lambda: stop["asked"], resume=a.resume is not None)
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, previous)
+    result = {"run": run_id, **event_dict(event)}
+    print(json.dumps(result, indent=2))
+    if isinstance(event, Cancelled):
+        hint = f"--resume {run_id}" if run_id else f"--output {a.output} --resume 0"
+        print(f"cancelled at step {event.step}; continue with: nerstudio train "
+              f"{a.project or ''} {hint}".replace("  ", " "), file=sys.stderr)
+        return 3
+    if isinstance(event, Failed):
+        print(f"nerstudio: error: training failed: {event.reason}", file=sys.stderr)
+        return 1
+    return 0 if isinstance(event, Finished) else 1
+
+
+COMMANDS = {"init": cmd_init, "import": cmd_import, "export": cmd_export, "stats": cmd_stats,
+            "train": cmd_train, "predict": cmd_predict, "preannotate": cmd_preannotate}
 
 
 def main(argv: list[str] | None = None) -> int:

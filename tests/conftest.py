@@ -55,3 +55,10 @@ def sample_conll(tmp_path):
     p = tmp_path / "train.txt"
     p.write_text(SAMPLE_CONLL, encoding="utf-8")
     return p
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    from tests.tiny_model import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny") / "tiny-bert")

@@ -1,0 +1,226 @@
+"""Inference: text to entities with exact character offsets and confidences.
+
+Raw text goes through the same tokenizer as annotation (so predictions land on the Tokens a user
+labels), is split into sentences, and runs through the model in length-sorted batches; each word
+takes the prediction of its first subword; the word tags are repaired to valid IOB2 and turned
+into spans. A sentence longer than the model's limit is cut into overlapping windows, each word
+taking its prediction from the window where it has the most context on both sides.
+
+Loads any Hugging Face token-classification folder (a nerstudio run's ``model`` folder, or a hub
+model when online) with safetensors and without remote code.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NerStudioError
+from .iob import repair_iob2, tags_to_spans
+from .tokenize import split_sentences, tokenize
+
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    start: int          # character offsets into the text given
+    end: int
+    text: str
+    score: float        # mean over the entity's words of the probability of their tag
+    token_start: int    # token indices within the whole text's tokens
+    token_end: int
+
+
+@dataclass(frozen=True)
+class WordPrediction:
+    tags: list[str]
+    probs: list[list[float]]   # per word, a probability per tag (in ``Predictor.tags`` order)
+
+    def spans(self) -> list[tuple[int, int, str, float]]:
+        """IOB2-repaired spans (start, end, label, score) over this sentence's words."""
+        out = []
+        for sp in tags_to_spans(repair_iob2(self.tags)):
+            scores = [max(self.probs[i]) for i in range(sp.start, sp.end)]
+            out.append((sp.start, sp.end, sp.label, sum(scores) / len(scores)))
+        return out
+
+    def uncertainty(self) -> tuple[float, float]:
+        """(mean word entropy, lowest margin between the two likeliest tags): what active
+        learning sorts by (high entropy / low margin first)."""
+        if not self.probs:
+            return 0.0, 1.0
+        ent, margin = 0.0, 1.0
+        for p in self.probs:
+            ent -= sum(x * math.log(x) for x in p if x > 0)
+            top = sorted(p, reverse=True)
+            margin = min(margin, top[0] - (top[1] if len(top) > 1 else 0.0))
+        return ent / len(self.probs), margin
+
+
+class Predictor:
+    """Loads a token-classification model once (lazily, on first use) and tags text."""
+
+    def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int = 32,
+                 max_length: int = 512, threads: int = 0):
+        self.model_dir = str(model_dir)
+        self.device_request = device
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.threads = threads
+        self._model = None
+        self._tokenizer = None
+        self.tags: list[str] = []
+
+    # -- loading ------------------------------------------------------------------------------
+    def load(self) -> "Predictor":
+        if self._model is not None:
+            return self
+        import torch
+        import transformers
+        from transformers import AutoModelForTokenClassification
+
+        from .training.engine import TrainingFailed, load_tokenizer, resolve_base_model
+
+        transformers.logging.set_verbosity_error()
+        path = resolve_base_model(self.model_dir) if self.model_dir == "embedded" else self.model_dir
+        try:
+            self._tokenizer = load_tokenizer(path)
+            model = AutoModelForTokenClassification.from_pretrained(
+                path, use_safetensors=True, trust_remote_code=False)
+        except (TrainingFailed, OSError, ValueError) as exc:
+            raise NerStudioError(f"cannot load model {self.model_dir}: {exc}") from exc
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = self.device_request or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(device)
+        self._model = model.to(self.device).eval()
+        self.tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        limit = getattr(model.config, "max_position_embeddings", 512) or 512
+        self.max_length = min(self.max_length, limit)
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        self.load()
+        return list(dict.fromkeys(t[2:] for t in self.tags if t != "O"))
+
+    # -- words -> tags ------------------------------------------------------------------------
+    def predict_words(self, sentences: Sequence[Sequence[str]],
+                      on_progress: Callable[[int], None] | None = None,
+                      should_stop: Callable[[], bool] = lambda: False) -> list[WordPrediction]:
+        """Tag pre-tokenized sentences. Batches are formed by length (little padding)."""
+        self.load()
+        import torch
+
+        pieces = self._windows(sentences)
+        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][3]))
+        n_tags = len(self.tags)
+        word_probs: list[list[list[float] | None]] = [[None] * len(s) for s in sentences]
+        best_ctx: list[list[int]] = [[-1] * len(s) for s in sentences]
+        done = 0
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                if should_stop():
+                    break
+                batch = [pieces[k] for k in order[b:b + self.batch_size]]
+                width = max(len(p[3]) for p in batch)
+                ids = torch.full((len(batch), width), self._tokenizer.pad_token_id or 0)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for r, p in enumerate(batch):
+                    ids[r, :len(p[3])] = torch.tensor(p[3])
+                    mask[r, :len(p[3])] = 1
+                logits = self._model(input_ids=ids.to(self.device),
+                                     attention_mask=mask.to(self.device)).logits
+                probs = torch.softmax(logits.float(), -1).cpu()
+                for r, (s, first, last, _ids, starts) in enumerate(batch):
+                    rows = probs[r, [pos for pos, _w in starts]].tolist()
+                    for (pos, w), row in zip(starts, rows):
+                        ctx = min(w - first, last - 1 - w)  # context on the poorer side
+                        if ctx > best_ctx[s][w]:
+                            best_ctx[s][w] = ctx
+                            word_probs[s][w] = row
+                done += len(batch)
+                if on_progress:
+                    on_progress(done)
+        out = []
+        for probs in word_probs:
+            probs = [p if p is not None else [1.0] + [0.0] * (n_tags - 1) for p in probs]
+            out.append(WordPrediction([self.tags[max(range(n_tags), key=p.__getitem__)]
+                                       for p in probs], probs))
+        return out
+
+    def _windows(self, sentences):
+        """(sentence, first word, end word, input ids, [(position, word)] of first subwords).
+        A long sentence becomes windows of whole words, each starting halfway through the one
+        before, so every word is seen with context on both sides."""
+        tok = self._tokenizer
+        budget = self.max_length - tok.num_special_tokens_to_add(pair=False)
+        enc = tok([list(s) for s in sentences], is_split_into_words=True)
+        pieces = []
+        for s, words in enumerate(sentences):
+            if not words:
+                continue
+            wids = enc.word_ids(s)
+            if len(wids) <= self.max_length:
+                pieces.append((s, 0, len(words), enc["input_ids"][s], _first_subwords(wids, 0)))
+                continue
+            lens = [0] * len(words)
+            for w in wids:
+                if w is not None:
+                    lens[w] += 1
+            for a, b in _overlapping_windows([max(1, n) for n in lens], budget):
+                part = tok(list(words[a:b]), is_split_into_words=True, truncation=True,
+                           max_length=self.max_length)
+                pieces.append((s, a, b, part["input_ids"], _first_subwords(part.word_ids(), a)))
+        return pieces
+
+    # -- text -> entities ---------------------------------------------------------------------
+    def predict_text(self, text: str) -> list[Entity]:
+        """Entities in raw text, with character offsets into ``text``."""
+        if not text or not text.strip():
+            return []
+        tokens = tokenize(text)
+        sentences = split_sentences(text, tokens)
+        preds = self.predict_words([[t.text for t in s] for s in sentences])
+        entities, base = [], 0
+        for sent, pred in zip(sentences, preds):
+            for a, b, label, score in pred.spans():
+                start, end = sent[a].start, sent[b - 1].end
+                entities.append(Entity(label, start, end, text[start:end], score, base + a, base + b))
+            base += len(sent)
+        return entities
+
+    def predict_sentences(self, sentences, on_progress=None, should_stop=lambda: False):
+        """For bulk pre-annotation: per Sentence, (spans with scores, (entropy, margin))."""
+        preds = self.predict_words([s.words for s in sentences], on_progress, should_stop)
+        return [(p.spans(), p.uncertainty()) for p in preds]
+
+
+def _first_subwords(word_ids, offset: int) -> list[tuple[int, int]]:
+    """(position, word index) of each word's first subword."""
+    out, prev = [], None
+    for pos, w in enumerate(word_ids):
+        if w is not None and w != prev:
+            out.append((pos, w + offset))
+        prev = w
+    return out
+
+
+def _overlapping_windows(lens: list[int], budget: int) -> list[tuple[int, int]]:
+    """Word ranges of at most ``budget`` subwords, each starting halfway through the last."""
+    out, start = [], 0
+    while True:
+        end, used = start, 0
+        while end < len(lens) and used + lens[end] <= budget:
+            used += lens[end]
+            end += 1
+        end = max(end, start + 1)  # one word longer than the budget: truncated by the tokenizer
+        out.append((start, end))
+        if end >= len(lens):
+            return out
+        nxt, acc = start, 0
+        while nxt < end and acc + lens[nxt] <= used // 2:
+            acc += lens[nxt]
+            nxt += 1
+        start = max(nxt, start + 1)

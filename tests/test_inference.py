@@ -1,0 +1,122 @@
+"""Inference with a tiny BERT trained in the test session (no download)."""
+import json
+
+import pytest
+
+from nerstudio.core.domain import Sentence
+from nerstudio.core.inference import Predictor, WordPrediction, _overlapping_windows
+from nerstudio.core.preannotate import preannotate
+from nerstudio.core.store import ProjectStore
+from nerstudio.core.training import Example, Finished, TrainConfig, TrainingData, train
+
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+DATA = [Example(("angela", "merkel", "visited", "paris", "."), ("B-PER", "I-PER", "O", "B-LOC", "O")),
+        Example(("john", "smith", "works", "for", "apple", "in", "london", "."),
+                ("B-PER", "I-PER", "O", "O", "B-ORG", "O", "B-LOC", "O")),
+        Example(("mary", "jones", "lives", "near", "rome", "."), ("B-PER", "I-PER", "O", "O", "B-LOC", "O")),
+        Example(("peter", "paul", "met", "acme", "corp", "in", "tokyo", "."),
+                ("B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-LOC", "O"))] * 10
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained")
+    result = train(TrainingData(DATA, DATA[:4], TAGS),
+                   TrainConfig(base_model=str(tiny_bert), epochs=8, batch_size=8, learning_rate=5e-3,
+                               max_length=64, eval_every="none"), out)
+    assert isinstance(result, Finished), result
+    return result.model_dir
+
+
+TEXTS = ["angela merkel visited paris.", "john smith works for apple in london.",
+         "mary jones lives near rome. peter paul met acme corp in tokyo.",
+         "the bank of france said nothing."]
+
+
+def test_offsets_slice_the_text_exactly(trained):
+    p = Predictor(trained)
+    text = "  Angela Merkel visited Paris.\n\nJohn Smith works for Apple in London.  "
+    ents = p.predict_text(text)
+    assert ents and all(text[e.start:e.end] == e.text for e in ents)
+    found = {(e.text, e.label) for e in ents}
+    assert ("Angela Merkel", "PER") in found and ("London", "LOC") in found
+    assert all(0 < e.score <= 1 for e in ents)
+
+
+def test_empty_and_unicode(trained):
+    p = Predictor(trained)
+    assert p.predict_text("") == [] and p.predict_text(" \n\t ") == []
+    text = "😀 angela merkel 東京 e\u0301 visited paris ‏مرحبا."
+    for e in p.predict_text(text):
+        assert text[e.start:e.end] == e.text
+
+
+def test_agrees_with_transformers_pipeline(trained):
+    from transformers import pipeline
+
+    nlp = pipeline("token-classification", model=trained, aggregation_strategy="first", device="cpu")
+    p = Predictor(trained)
+    for text in TEXTS:
+        theirs = [(e["entity_group"], e["start"], e["end"]) for e in nlp(text)]
+        ours = [(e.label, e.start, e.end) for e in p.predict_text(text)]
+        assert ours == theirs, text
+
+
+def test_long_sentences_are_windowed(trained):
+    p = Predictor(trained, max_length=16)
+    words = ["angela", "merkel", "visited", "paris", "and"] * 30
+    (pred,) = p.predict_words([words])
+    assert len(pred.tags) == len(words)
+    # every "paris", far past the first window too, is still found
+    assert all(pred.tags[i] == "B-LOC" for i in range(3, len(words), 5))
+    assert all(abs(sum(p) - 1) < 1e-4 for p in pred.probs)  # a real prediction for every word
+    windows = _overlapping_windows([1] * 10, 4)
+    assert windows == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    assert _overlapping_windows([2, 9, 1], 4) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_uncertainty():
+    sure = WordPrediction(["B-PER"], [[0.0, 1.0, 0.0]])
+    unsure = WordPrediction(["B-PER"], [[0.3, 0.4, 0.3]])
+    assert sure.uncertainty() == (0.0, 1.0)
+    ent, margin = unsure.uncertainty()
+    assert ent > 1.0 and margin == pytest.approx(0.1)
+
+
+def test_bulk_preannotation_keeps_gold_apart(trained, tmp_path):
+    path = tmp_path / "p.nerproj"
+    with ProjectStore.create(path, labels=["PER", "ORG", "LOC"]) as s:
+        s.import_items([Sentence.from_words(list(e.words)) for e in DATA[:4]] +
+                       [Sentence.from_words(["angela", "merkel"], status="labelled")])
+    progress = []
+    n = preannotate(path, Predictor(trained), on_progress=lambda d, t: progress.append((d, t)),
+                    chunk=2)
+    assert n == 4 and progress[-1] == (4, 4)
+    with ProjectStore(path) as s:
+        first = s.sentence_rows(0, 1)[0]
+        assert first.has_predictions and s.sentence(first.id).spans == []
+        labels = {sp.label for sp, _score in s.predictions(first.id)}
+        assert "PER" in labels
+        assert not s.predictions(5)  # labelled sentence untouched
+        assert len(s.most_uncertain(10)) == 4
+
+
+def test_preannotate_cancel(trained, tmp_path):
+    path = tmp_path / "p.nerproj"
+    with ProjectStore.create(path) as s:
+        s.import_items([Sentence.from_words(list(e.words)) for e in DATA])
+    calls = []
+    n = preannotate(path, Predictor(trained), on_progress=lambda d, t: calls.append(d),
+                    should_stop=lambda: len(calls) >= 2, chunk=5)
+    assert n == 10
+
+
+def test_cli_predict_json(trained, capsys):
+    from nerstudio.cli import main
+
+    assert main(["predict", "--model", trained, "--format", "json", "angela merkel visited paris."]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"label": "PER", "start": 0, "end": 13, "text": "angela merkel"} == \
+        {k: rows[0][k] for k in ("label", "start", "end", "text")}
+    assert main(["predict", "--model", trained, "--format", "color", "angela merkel"]) == 0
+    assert "\033[" in capsys.readouterr().out
