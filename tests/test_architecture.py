@@ -6,6 +6,8 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1] / "nerstudio" / "core"
 LAZY_ONLY = {"torch", "transformers", "datasets", "accelerate", "seqeval"}
+# Modules that subclass torch classes, imported only inside functions of the training engine.
+TORCH_MODULES = {CORE / "training" / "sparse.py"}
 
 
 def _imports(path: Path, top_level_only: bool):
@@ -25,12 +27,14 @@ def test_core_never_imports_qt():
 
 
 def test_ml_libraries_are_not_imported_at_module_level():
-    offenders = [str(p) for p in CORE.rglob("*.py") if LAZY_ONLY & set(_imports(p, True))]
+    offenders = [str(p) for p in CORE.rglob("*.py")
+                 if p not in TORCH_MODULES and LAZY_ONLY & set(_imports(p, True))]
     assert not offenders, f"heavy imports at module level: {offenders}"
 
 
 def test_cli_and_store_start_without_torch():
-    code = ("import sys, nerstudio.cli, nerstudio.core.store, nerstudio.core.formats; "
+    code = ("import sys, nerstudio.cli, nerstudio.core.store, nerstudio.core.formats, "
+            "nerstudio.core.training, nerstudio.core.inference, nerstudio.core.runs; "
             "bad = {'torch', 'transformers', 'PySide6', 'datasets'} & set(sys.modules); "
             "print(sorted(bad)); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -130,6 +130,9 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
     except TrainingFailed as exc:
         event = Failed(str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
+        import traceback
+
+        traceback.print_exc()  # for a bug report; the user sees the event's one line
         event = Failed(_explain(exc, config))
     on_event(event)
     return event
@@ -261,14 +264,11 @@ def _train(data, config, out, on_event, should_stop, resume):
             on_event(CheckpointSaved(st.global_step, str(out / f"checkpoint-{st.global_step}")))
 
     sparse = config.sparse_embeddings == "on" or (config.sparse_embeddings == "auto" and device == "cpu")
-    if sparse:
-        from .sparse import make_trainer_class
+    from .sparse import make_trainer_class  # imports torch: only once a run starts
 
+    if sparse:
         model.get_input_embeddings().sparse = True
-        trainer_cls = make_trainer_class()
-    else:
-        from transformers import Trainer as trainer_cls
-    trainer = trainer_cls(
+    trainer = make_trainer_class(sparse)(
         model=model, args=args, train_dataset=_ListDataset(train_feats),
         eval_dataset=_ListDataset(dev_feats), data_collator=collator,
         processing_class=tokenizer, compute_metrics=compute_metrics,

@@ -74,12 +74,23 @@ def clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
     return total
 
 
-def make_trainer_class():
-    """A ``transformers.Trainer`` whose optimizer and gradient clipping understand sparse
-    gradients (built lazily: importing this module does not import transformers)."""
+def make_trainer_class(sparse_embeddings: bool):
+    """The ``transformers.Trainer`` nerstudio runs (built lazily: importing this module does not
+    import transformers). Evaluation keeps the dev set's order (it is pre-sorted by length, and
+    the metrics map predictions back to sentences by position; transformers 5 would otherwise
+    shuffle it in length groups). With ``sparse_embeddings``, the optimizer and gradient clipping
+    understand the word embedding's sparse gradient."""
+    import torch.utils.data
     from transformers import Trainer
 
-    class SparseEmbeddingTrainer(Trainer):
+    class NerTrainer(Trainer):
+        def _get_eval_sampler(self, eval_dataset):
+            return torch.utils.data.SequentialSampler(eval_dataset)
+
+    if not sparse_embeddings:
+        return NerTrainer
+
+    class SparseEmbeddingTrainer(NerTrainer):
         def create_optimizer(self, model=None):
             if self.optimizer is None:
                 opt_model = self.model if model is None else model

@@ -1,0 +1,95 @@
+"""Inference speed: nerstudio's Predictor vs transformers.pipeline, same model, same inputs.
+
+Usage: python benchmarks/bench_predict.py [--model DIR] [--data DIR]
+  --model  a token-classification folder (e.g. a run's model/); default: the embedded model with a
+           fresh 9-tag head (speed does not depend on the head's weights)
+Prints: latency of a 1,000-word pasted text (target < 150 ms on the 2-core CPU, after load), bulk
+sentences/s over CoNLL-2003 test (target >= 300), the same for the pipeline, and the ratios
+(target >= 2x).
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def default_model() -> str:
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from nerstudio.core.training.engine import resolve_base_model
+
+    base = resolve_base_model("embedded")
+    out = tempfile.mkdtemp(prefix="bench_predict_model_")
+    model = AutoModelForTokenClassification.from_pretrained(
+        base, num_labels=len(TAGS), id2label=dict(enumerate(TAGS)),
+        label2id={t: i for i, t in enumerate(TAGS)})
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    return out
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
+    ap.add_argument("--repeat", type=int, default=7)
+    a = ap.parse_args()
+    import transformers
+    from transformers import pipeline
+
+    from nerstudio.core.formats import read
+    from nerstudio.core.inference import Predictor
+    from nerstudio.core.tokenize import split_sentences
+
+    transformers.logging.set_verbosity_error()
+    model = a.model or default_model()
+    sentences = [s.words for s in read(a.data / "test.txt") if hasattr(s, "tokens")]
+    words, paragraph = 0, []
+    for s in sentences[100:]:
+        paragraph.append(" ".join(s))
+        words += len(s)
+        if words >= 1000:
+            break
+    text = " ".join(paragraph)
+
+    ours = Predictor(model).load()
+    n_words = len([t for sent in split_sentences(text) for t in sent])
+    lat_ours = timed(lambda: ours.predict_text(text), a.repeat)
+    nlp = pipeline("token-classification", model=model, aggregation_strategy="first", device="cpu")
+    pieces = [text[s[0].start:s[-1].end] for s in split_sentences(text)]
+    lat_pipe = timed(lambda: nlp(pieces, batch_size=32), a.repeat)
+
+    t = time.perf_counter()
+    ours.predict_words(sentences)
+    bulk_ours = len(sentences) / (time.perf_counter() - t)
+    texts = [" ".join(s) for s in sentences]
+    t = time.perf_counter()
+    nlp(texts, batch_size=32)
+    bulk_pipe = len(texts) / (time.perf_counter() - t)
+
+    print(f"model: {model}")
+    print(f"pasted text of {n_words} words: nerstudio {lat_ours * 1000:.0f} ms (target < 150), "
+          f"pipeline {lat_pipe * 1000:.0f} ms, ratio {lat_pipe / lat_ours:.2f}x")
+    print(f"bulk CoNLL-2003 test ({len(sentences)} sentences): nerstudio {bulk_ours:.0f} "
+          f"sentences/s (target >= 300), pipeline {bulk_pipe:.0f} sentences/s, ratio "
+          f"{bulk_ours / bulk_pipe:.2f}x (target >= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Import and export dialogs, and the functions their workers run (off the GUI thread, each with
+its own store connection; an import is one transaction, so Cancel leaves the project unchanged)."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLineEdit, QPushButton, QWidget)
+
+from ..core.errors import NerStudioError
+from ..core.formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
+from ..core.store import ProjectStore
+
+FROM_SOURCE = "from the source"
+DETECT = "detect"
+
+
+class ImportCancelled(NerStudioError):
+    pass
+
+
+def run_import(project, path, fmt=None, split=None, ratios=None, *, progress, should_stop, emit):
+    def on_progress(n):
+        if should_stop():
+            raise ImportCancelled("import cancelled: the project is unchanged")
+        progress(n, 0)
+
+    with ProjectStore(project) as store:
+        return import_file(store, path, fmt, split=split, ratios=ratios, on_progress=on_progress)
+
+
+def run_export(project, path, fmt, split=None, *, progress, should_stop, emit):
+    with ProjectStore(project) as store:
+        return export_file(store, path, fmt, split)
+
+
+def _path_row(parent, save: bool, folder: bool = False):
+    edit = QLineEdit()
+    browse = QPushButton("Browse…")
+
+    def pick():
+        if folder:
+            path = QFileDialog.getExistingDirectory(parent, "Folder")
+        elif save:
+            path, _ = QFileDialog.getSaveFileName(parent, "Export to")
+        else:
+            path, _ = QFileDialog.getOpenFileName(parent, "Import file")
+        if path:
+            edit.setText(path)
+
+    browse.clicked.connect(pick)
+    row = QWidget()
+    h = QHBoxLayout(row)
+    h.setContentsMargins(0, 0, 0, 0)
+    h.addWidget(edit)
+    h.addWidget(browse)
+    return row, edit
+
+
+class ImportDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Import")
+        form = QFormLayout(self)
+        row, self.path = _path_row(self, save=False)
+        form.addRow("File or dataset folder", row)
+        self.format = QComboBox()
+        self.format.addItems([DETECT, *IMPORT_FORMATS])
+        form.addRow("Format", self.format)
+        self.split = QComboBox()
+        self.split.addItems([FROM_SOURCE, "train", "dev", "test", "unassigned", "random 80/10/10"])
+        form.addRow("Split", self.split)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict:
+        split = self.split.currentText()
+        return {"path": self.path.text().strip(),
+                "fmt": None if self.format.currentText() == DETECT else self.format.currentText(),
+                "split": None if split in (FROM_SOURCE,) or split.startswith("random") else split,
+                "ratios": (0.8, 0.1, 0.1) if split.startswith("random") else None}
+
+
+class ExportDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        form = QFormLayout(self)
+        self.format = QComboBox()
+        self.format.addItems(list(EXPORT_FORMATS))
+        form.addRow("Format", self.format)
+        row, self.path = _path_row(self, save=True)
+        form.addRow("To (a folder for hf)", row)
+        self.split = QComboBox()
+        self.split.addItems(["(all)", "train", "dev", "test", "unassigned"])
+        form.addRow("Split", self.split)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict:
+        split = self.split.currentText()
+        return {"path": self.path.text().strip(), "fmt": self.format.currentText(),
+                "split": None if split == "(all)" else split}

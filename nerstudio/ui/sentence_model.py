@@ -1,0 +1,95 @@
+"""The sentence list: a Qt table model over the store that fetches on demand.
+
+Rows come from ``ProjectStore.sentence_rows`` a page at a time (``canFetchMore`` / ``fetchMore``),
+so a 100,000-sentence project opens as fast as a small one."""
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+
+from ..core.store import ProjectStore
+
+COLUMNS = ("Sentence", "Split", "Status", "Entities")
+PAGE = 256
+
+
+class SentenceListModel(QAbstractTableModel):
+    def __init__(self, store: ProjectStore, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.filters: dict = {}
+        self.rows: list = []
+        self.total = 0
+        self.refresh()
+
+    def set_filters(self, split=None, status=None, label=None, search=None) -> None:
+        self.filters = {k: v for k, v in dict(split=split, status=status, label=label,
+                                               search=search).items() if v}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload from the store (after an import, a filter change, a label merge...)."""
+        self.beginResetModel()
+        self.total = self.store.count(**self.filters)
+        self.rows = self.store.sentence_rows(0, PAGE, **self.filters)
+        self.endResetModel()
+
+    def update_row(self, sentence_id: int) -> None:
+        """Re-read one sentence's row after an edit (status, entity count)."""
+        for i, row in enumerate(self.rows):
+            if row.id == sentence_id:
+                fresh = self._fetch_one(sentence_id, i)
+                if fresh is not None:
+                    self.rows[i] = fresh
+                    self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+                return
+
+    def _fetch_one(self, sentence_id, position):
+        for row in self.store.sentence_rows(position, 1, **self.filters):
+            if row.id == sentence_id:
+                return row
+        s = self.store.sentence(sentence_id)
+        old = self.rows[position]
+        return type(old)(old.id, old.text, s.split, s.status, len(s.spans), old.has_predictions)
+
+    # -- Qt model API ---------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and len(self.rows) < self.total
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        more = self.store.sentence_rows(len(self.rows), PAGE, **self.filters)
+        if not more:
+            self.total = len(self.rows)
+            return
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(more) - 1)
+        self.rows.extend(more)
+        self.endInsertRows()
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.DisplayRole:
+            status = "suggested" if row.status == "unlabelled" and row.has_predictions else row.status
+            return (row.text, row.split, status, row.n_entities)[index.column()]
+        if role == Qt.ToolTipRole and index.column() == 0:
+            return row.text
+        if role == Qt.UserRole:
+            return row.id
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def row_of(self, sentence_id: int) -> int | None:
+        for i, row in enumerate(self.rows):
+            if row.id == sentence_id:
+                return i
+        return None

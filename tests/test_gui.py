@@ -1,0 +1,205 @@
+"""pytest-qt tests that drive the real widgets (offscreen) and check the SQLite file."""
+import sqlite3
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from nerstudio.core.domain import Sentence, Span  # noqa: E402
+from nerstudio.core.store import ProjectStore  # noqa: E402
+from nerstudio.ui.app import create_window  # noqa: E402
+from nerstudio.ui.demo import create_demo_project  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    yield s
+    s.clear()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, settings):
+    project = create_demo_project(tmp_path / "demo.nerproj")
+    w = create_window(str(project), settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def gold_rows(path, sentence_id):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute('SELECT s.start, s."end", l.name FROM spans s JOIN labels l ON '
+                           "l.id = s.label_id WHERE sentence_id = ? ORDER BY start",
+                           (sentence_id,)).fetchall()
+    finally:
+        con.close()
+
+
+def select_unlabelled(window, qtbot):
+    window.status_filter.setCurrentText("unlabelled")
+    qtbot.waitUntil(lambda: window.current_id is not None)
+    return window.current_id
+
+
+def chip(window, i):
+    return window.editor.chips[i]
+
+
+def test_click_token_writes_gold_label(window, qtbot):
+    sid = select_unlabelled(window, qtbot)  # "Hannah Schultz became mayor of Leipzig ..."
+    qtbot.keyClick(window, Qt.Key_1)  # PER
+    qtbot.mouseClick(chip(window, 0), Qt.LeftButton)
+    assert gold_rows(window.store.path, sid) == [(0, 1, "PER")]
+    qtbot.mouseClick(chip(window, 1), Qt.LeftButton, Qt.ShiftModifier)  # extend to a span
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER")]
+    qtbot.keyClick(window, Qt.Key_3)  # LOC
+    qtbot.mouseClick(chip(window, 5), Qt.LeftButton)
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER"), (5, 6, "LOC")]
+    assert "PER" in chip(window, 0).text() and "background" in chip(window, 0).styleSheet()
+
+
+def test_click_labelled_span_relabels_then_removes(window, qtbot):
+    sid = select_unlabelled(window, qtbot)
+    qtbot.keyClick(window, Qt.Key_2)  # ORG
+    qtbot.mouseClick(chip(window, 5), Qt.LeftButton)
+    qtbot.keyClick(window, Qt.Key_3)  # LOC: clicking the ORG span relabels it
+    qtbot.mouseClick(chip(window, 5), Qt.LeftButton)
+    assert gold_rows(window.store.path, sid) == [(5, 6, "LOC")]
+    qtbot.mouseClick(chip(window, 5), Qt.LeftButton)  # same label: removes it
+    assert gold_rows(window.store.path, sid) == []
+
+
+def test_drag_labels_a_span(window, qtbot):
+    sid = select_unlabelled(window, qtbot)
+    qtbot.keyClick(window, Qt.Key_1)
+    window.editor.press(0, False)
+    window.editor.release(2)
+    assert gold_rows(window.store.path, sid) == [(0, 3, "PER")]
+
+
+def test_undo_redo_and_enter_moves_on(window, qtbot):
+    sid = select_unlabelled(window, qtbot)
+    qtbot.keyClick(window, Qt.Key_1)
+    qtbot.mouseClick(chip(window, 0), Qt.LeftButton)
+    qtbot.keySequence = None
+    window.undo_action.trigger()
+    assert gold_rows(window.store.path, sid) == []
+    window.redo_action.trigger()
+    assert gold_rows(window.store.path, sid) == [(0, 1, "PER")]
+    qtbot.keyClick(window, Qt.Key_Return)
+    with ProjectStore(window.store.path) as s:
+        assert s.sentence(sid).status == "labelled"
+    assert window.current_id != sid
+
+
+def test_undo_history_survives_restart(qtbot, tmp_path, settings):
+    project = create_demo_project(tmp_path / "d.nerproj")
+    w = create_window(str(project), settings=settings)
+    qtbot.addWidget(w)
+    sid = select_unlabelled(w, qtbot)
+    w.set_active_label("ORG")
+    qtbot.mouseClick(chip(w, 0), Qt.LeftButton)
+    w.close()
+    w2 = create_window(None, settings=settings)  # reopens the most recent project
+    qtbot.addWidget(w2)
+    assert w2.store.path == project.resolve() or w2.store.path == project
+    w2.undo_action.trigger()
+    assert gold_rows(project, sid) == []
+
+
+def test_label_rename_rewrites_annotations(window, qtbot, monkeypatch):
+    from nerstudio.ui.label_manager import LabelManager
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    before = window.store.label_usage("LOC")
+    dialog = LabelManager(window.store, window)
+    qtbot.addWidget(dialog)
+    dialog.list.setCurrentRow(2)  # LOC
+    dialog.rename("PLACE")
+    assert "PLACE" in window.store.label_set() and window.store.label_usage("PLACE") == before
+    dialog.list.setCurrentRow(3)  # MISC
+    dialog.merge("PLACE")
+    assert "MISC" not in window.store.label_set()
+    window.after_bulk_change()
+    assert window.findChild(type(window.done_button), "label-PLACE") is not None
+
+
+def test_import_runs_off_the_gui_thread(window, qtbot, tmp_path):
+    data = tmp_path / "more.conll"
+    data.write_text("Zelda B-PER\nruns O\n\nOslo B-LOC\n")
+    before = window.store.count()
+    worker = window.start_import(str(data))
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        pass
+    qtbot.waitUntil(lambda: window.model.total == before + 2)
+    assert window.store.count(search="Zelda") == 1
+
+
+def test_bad_import_shows_error_and_changes_nothing(window, qtbot, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Zelda B-PER\nruns\n")
+    before = window.store.count()
+    worker = window.start_import(str(bad), "conll")
+    with qtbot.waitSignal(worker.failed, timeout=10000):
+        pass
+    qtbot.waitUntil(lambda: bool(shown))
+    assert "bad.conll, line 2" in shown[0] and window.store.count() == before
+
+
+def test_suggestions_accept_writes_gold(window, qtbot):
+    sid = select_unlabelled(window, qtbot)
+    window.store.replace_predictions(None, [(sid, [(0, 2, "PER", 0.9)], (0.2, 0.5))])
+    window.show_sentence(sid)
+    assert "dashed" in chip(window, 0).styleSheet()
+    qtbot.mouseClick(chip(window, 0), Qt.LeftButton)  # click a suggestion: accept it
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER")]
+
+
+def test_filters_and_search(window, qtbot):
+    window.search.setText("Leipzig")
+    qtbot.waitUntil(lambda: window.model.total == 1, timeout=3000)
+    window.search.setText("")
+    window.status_filter.setCurrentText("labelled")
+    qtbot.waitUntil(lambda: window.model.total == 20)
+    window.label_filter.setCurrentText("MISC")
+    assert window.model.total == window.store.count(status="labelled", label="MISC") > 0
+
+
+def test_list_model_on_100k_sentences(qtbot, tmp_path, settings):
+    path = tmp_path / "big.nerproj"
+    with ProjectStore.create(path, labels=["PER"]) as s:
+        s.import_items(Sentence.from_words([f"w{i}", "x"], spans=[Span(0, 1, "PER")] if i % 2 else [])
+                       for i in range(100_000))
+    w = create_window(str(path), settings=settings)
+    qtbot.addWidget(w)
+    assert w.model.total == 100_000
+    assert w.model.rowCount() <= 256  # fetched on demand, not all at once
+    w.table.scrollToBottom()
+    w.model.fetchMore()
+    assert w.model.rowCount() > 256
+    assert w.editor.sentence.words == ["w0", "x"]
+
+
+def test_first_start_offers_demo(qtbot, tmp_path, settings, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    monkeypatch.setattr("nerstudio.ui.app.data_dir", lambda: tmp_path)
+    w = create_window(None, settings=settings)
+    qtbot.addWidget(w)
+    assert w.store is not None and w.model.total == 40
+    assert w.store.count(status="labelled") == 20
+
+
+def test_readable_label_colours():
+    from nerstudio.ui.token_editor import readable_text_colour
+    from nerstudio.core.domain import DEFAULT_COLOURS
+
+    assert all(readable_text_colour(c) == "#000000" for c in DEFAULT_COLOURS)
+    assert readable_text_colour("#101030") == "#ffffff"
