@@ -62,3 +62,33 @@ def tiny_bert(tmp_path_factory):
     from tests.tiny_model import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("tiny") / "tiny-bert")
+
+
+TINY_TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+
+def _tiny_data():
+    from nerstudio.core.training import Example
+
+    return [Example(("angela", "merkel", "visited", "paris", "."), ("B-PER", "I-PER", "O", "B-LOC", "O")),
+            Example(("john", "smith", "works", "for", "apple", "in", "london", "."),
+                    ("B-PER", "I-PER", "O", "O", "B-ORG", "O", "B-LOC", "O")),
+            Example(("mary", "jones", "lives", "near", "rome", "."), ("B-PER", "I-PER", "O", "O", "B-LOC", "O")),
+            Example(("peter", "paul", "met", "acme", "corp", "in", "tokyo", "."),
+                    ("B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-LOC", "O"))] * 10
+
+
+TINY_DATA = _tiny_data()
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_bert, tmp_path_factory):
+    """A tiny BERT fine-tuned on TINY_DATA: a saved model that tags names and places."""
+    from nerstudio.core.training import Finished, TrainConfig, TrainingData, train
+
+    out = tmp_path_factory.mktemp("trained")
+    result = train(TrainingData(TINY_DATA, TINY_DATA[:4], TINY_TAGS),
+                   TrainConfig(base_model=str(tiny_bert), epochs=8, batch_size=8, learning_rate=5e-3,
+                               max_length=64, eval_every="none"), out)
+    assert isinstance(result, Finished), result
+    return result.model_dir

@@ -203,3 +203,102 @@ def test_readable_label_colours():
 
     assert all(readable_text_colour(c) == "#000000" for c in DEFAULT_COLOURS)
     assert readable_text_colour("#101030") == "#ffffff"
+
+
+def _tiny_config(tiny_bert, **kw):
+    from nerstudio.core.training import TrainConfig
+
+    base = dict(base_model=str(tiny_bert), epochs=3, batch_size=4, learning_rate=5e-3,
+                logging_steps=1, max_length=64, keep_core_free=True)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_button_streams_charts_and_records_a_run(window, qtbot, tiny_bert):
+    view = window.train_view
+    window.tabs.setCurrentWidget(view)
+    view.base_model.setCurrentText(str(tiny_bert))
+    view.epochs.setValue(2)
+    view.lr.setValue(5e-3)
+    view.batch.setValue(4)
+    qtbot.mouseClick(view.train_button, Qt.LeftButton)
+    worker = view.worker
+    assert worker is not None and not view.train_button.isEnabled()
+    with qtbot.waitSignal(worker.finished, timeout=120000):
+        pass
+    assert len(view.train_curve.getData()[0]) > 3  # loss points
+    assert len(view.f1_curve.getData()[0]) == 2  # one F1 point per epoch
+    assert view.per_label.rowCount() > 0
+    runs = window.store.runs()
+    assert runs[-1]["status"] == "finished" and runs[-1]["base_model"] == str(tiny_bert)
+    assert view.runs.rowCount() == len(runs)
+    assert window.store.meta("active_run") == runs[-1]["id"]  # first finished run becomes active
+    assert window.playground.predictor is not None
+
+
+def test_cancel_ends_the_run_within_a_step(window, qtbot, tiny_bert):
+    view = window.train_view
+    steps = []
+    worker = view.start(_tiny_config(tiny_bert, epochs=50))
+    worker.event.connect(lambda e: steps.append(e) if type(e).__name__ == "Step" else None)
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=60000)
+    qtbot.mouseClick(view.cancel_button, Qt.LeftButton)
+    asked_at = steps[-1].step
+    with qtbot.waitSignal(worker.finished, timeout=60000) as blocker:
+        pass
+    run_id, event = blocker.args[0]
+    assert type(event).__name__ == "Cancelled" and event.step <= asked_at + 2
+    assert window.store.run(run_id)["status"] == "cancelled"
+
+
+def test_user_keeps_annotating_while_training(window, qtbot, tiny_bert):
+    worker = window.train_view.start(_tiny_config(tiny_bert, epochs=3))
+    sid = select_unlabelled(window, qtbot)
+    window.set_active_label("LOC")
+    qtbot.mouseClick(chip(window, 5), Qt.LeftButton)
+    assert gold_rows(window.store.path, sid) == [(5, 6, "LOC")]
+    with qtbot.waitSignal(worker.finished, timeout=120000):
+        pass
+
+
+def test_playground_highlights_entities(window, qtbot, trained):
+    pg = window.playground
+    pg.set_model(trained, "tiny")
+    with qtbot.waitSignal(pg.predicted, timeout=20000):
+        pg.input.setPlainText("angela merkel visited paris.")
+    found = {(e.text, e.label) for e in pg.entities}
+    assert ("angela merkel", "PER") in found and ("paris", "LOC") in found
+    html = pg.output.toHtml()
+    assert "PER" in html and "angela merkel" in html
+    pg.threshold.setValue(100)
+    assert pg.visible_entities() == [] or all(e.score >= 1.0 for e in pg.visible_entities())
+    pg.threshold.setValue(0)
+    before = window.store.count()
+    assert pg.add_to_dataset() == 1 and window.store.count() == before + 1
+    new = window.store.sentence(max(r.id for r in window.store.sentence_rows(0, 100)))
+    assert Span(0, 2, "PER") in new.spans and new.status == "unlabelled"
+
+
+def test_playground_drops_stale_results(window, qtbot, trained):
+    pg = window.playground
+    pg.set_model(trained, "tiny")
+    pg.input.blockSignals(True)
+    pg.input.setPlainText("paris")
+    first = pg.predict_now()
+    pg.input.setPlainText("angela merkel")
+    second = pg.predict_now()
+    pg.input.blockSignals(False)
+    with qtbot.waitSignal(second.finished, timeout=20000):
+        pass
+    qtbot.waitUntil(lambda: not first.thread.isRunning())
+    qtbot.wait(50)
+    assert [e.text for e in pg.entities] == ["angela merkel"]
+
+
+def test_preannotate_from_the_menu(window, qtbot, trained, monkeypatch):
+    monkeypatch.setattr(window, "active_model_dir", lambda: trained)
+    worker = window.preannotate()
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        pass
+    unlabelled = window.store.count(status="unlabelled")
+    assert sum(r.has_predictions for r in window.store.sentence_rows(0, 100)) == unlabelled

@@ -7,26 +7,7 @@ from nerstudio.core.domain import Sentence
 from nerstudio.core.inference import Predictor, WordPrediction, _overlapping_windows
 from nerstudio.core.preannotate import preannotate
 from nerstudio.core.store import ProjectStore
-from nerstudio.core.training import Example, Finished, TrainConfig, TrainingData, train
-
-TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
-DATA = [Example(("angela", "merkel", "visited", "paris", "."), ("B-PER", "I-PER", "O", "B-LOC", "O")),
-        Example(("john", "smith", "works", "for", "apple", "in", "london", "."),
-                ("B-PER", "I-PER", "O", "O", "B-ORG", "O", "B-LOC", "O")),
-        Example(("mary", "jones", "lives", "near", "rome", "."), ("B-PER", "I-PER", "O", "O", "B-LOC", "O")),
-        Example(("peter", "paul", "met", "acme", "corp", "in", "tokyo", "."),
-                ("B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-LOC", "O"))] * 10
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_bert, tmp_path_factory):
-    out = tmp_path_factory.mktemp("trained")
-    result = train(TrainingData(DATA, DATA[:4], TAGS),
-                   TrainConfig(base_model=str(tiny_bert), epochs=8, batch_size=8, learning_rate=5e-3,
-                               max_length=64, eval_every="none"), out)
-    assert isinstance(result, Finished), result
-    return result.model_dir
-
+from tests.conftest import TINY_DATA as DATA  # noqa: E402
 
 TEXTS = ["angela merkel visited paris.", "john smith works for apple in london.",
          "mary jones lives near rome. peter paul met acme corp in tokyo.",

@@ -215,3 +215,22 @@ def test_train_project_cancel_then_resume(tiny_bert, tmp_path):
     assert same == run_id and isinstance(event, Finished)
     with ProjectStore(path) as s:
         assert s.run(run_id)["status"] == "finished"
+
+
+def test_reported_dev_f1_matches_an_independent_evaluation(tiny_bert, tmp_path):
+    """Dev sentences of varied lengths and small eval batches: the F1 the run reports must be
+    the F1 of its saved model's predictions, sentence by sentence (guards the mapping of
+    predictions back to sentences, which length-grouped evaluation would scramble)."""
+    from nerstudio.core.inference import Predictor
+
+    dev = [TRAIN[0], Example(("john", "smith"), ("B-PER", "I-PER")),
+           Example(("mary", "jones", "lives", "near", "rome", "and", "paris", "."),
+                   ("B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-LOC", "O")),
+           TRAIN[1], Example(("rome",), ("B-LOC",)), TRAIN[2]] * 3
+    result = train(TrainingData(TRAIN, dev, TAGS),
+                   tiny_config(tiny_bert, epochs=1, keep_best=False, eval_batch_size=2), tmp_path / "r")
+    assert isinstance(result, Finished)
+    preds = Predictor(result.model_dir).predict_words([list(e.words) for e in dev])
+    independent = entity_metrics([list(e.tags) for e in dev], [p.tags for p in preds])
+    assert result.final_metrics["f1"] == pytest.approx(independent["f1"])
+    assert result.final_metrics["precision"] == pytest.approx(independent["precision"])

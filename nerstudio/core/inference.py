@@ -21,6 +21,19 @@ from .iob import repair_iob2, tags_to_spans
 from .tokenize import split_sentences, tokenize
 
 
+def normalise_tag(tag: str) -> str:
+    """A model's label as an IOB2 tag: BIOES S-/E- (or U-/L-) become B-/I-, and a bare label
+    (an IO-scheme model's ``PER``, an untrained head's ``LABEL_3``) becomes I-, which the IOB2
+    repair turns into B- at the start of a run."""
+    if tag == "O" or tag[:2] in ("B-", "I-"):
+        return tag
+    if tag[:2] in ("S-", "U-"):
+        return "B-" + tag[2:]
+    if tag[:2] in ("E-", "L-"):
+        return "I-" + tag[2:]
+    return "I-" + tag.replace(" ", "_")
+
+
 @dataclass(frozen=True)
 class Entity:
     label: str
@@ -95,7 +108,7 @@ class Predictor:
         device = self.device_request or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = torch.device(device)
         self._model = model.to(self.device).eval()
-        self.tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self.tags = [normalise_tag(model.config.id2label[i]) for i in range(model.config.num_labels)]
         limit = getattr(model.config, "max_position_embeddings", 512) or 512
         self.max_length = min(self.max_length, limit)
         return self

@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow,
                                QMessageBox, QProgressDialog, QPushButton, QScrollArea, QSplitter,
-                               QTableView, QVBoxLayout, QWidget)
+                               QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.errors import NerStudioError
 from ..core.store import ProjectStore
@@ -102,7 +102,17 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setSizes([450, 750])
-        self.setCentralWidget(self.splitter)
+        from .playground import Playground
+        from .train_view import TrainView
+
+        self.train_view = TrainView(self)
+        self.playground = Playground(self)
+        self.train_view.run_finished.connect(lambda _id: self.load_active_model())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.splitter, "Annotate")
+        self.tabs.addTab(self.train_view, "Train")
+        self.tabs.addTab(self.playground, "Playground")
+        self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
 
@@ -129,6 +139,9 @@ class MainWindow(QMainWindow):
         self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence("Ctrl+Shift+Z"))
         edit.addSeparator()
         self._action(edit, "&Labels…", self.manage_labels, "Ctrl+L")
+        model = self.menuBar().addMenu("&Model")
+        self.preannotate_action = self._action(model, "&Pre-annotate unlabelled sentences",
+                                               self.preannotate, "Ctrl+P")
         self._refresh_recent()
         self._enable(False)
 
@@ -141,7 +154,8 @@ class MainWindow(QMainWindow):
         return action
 
     def _enable(self, on: bool) -> None:
-        for a in (self.import_action, self.export_action, self.undo_action, self.redo_action):
+        for a in (self.import_action, self.export_action, self.undo_action, self.redo_action,
+                  self.preannotate_action):
             a.setEnabled(on)
 
     # -- projects -------------------------------------------------------------------------------
@@ -169,6 +183,55 @@ class MainWindow(QMainWindow):
         if self.model.rowCount():
             self.table.selectRow(0)
         self.update_status()
+        self.train_view.refresh_runs()
+        self.load_active_model()
+
+    def active_model_dir(self) -> str | None:
+        from ..core.runs import model_dir
+
+        run_id = self.store.meta("active_run") if self.store else None
+        if run_id is None:
+            return None
+        try:
+            return str(model_dir(self.store, run_id))
+        except NerStudioError:
+            return None
+
+    def load_active_model(self) -> None:
+        folder = self.active_model_dir()
+        run_id = self.store.meta("active_run") if self.store else None
+        self.playground.set_model(folder, f"run {run_id}" if folder else "")
+
+    def preannotate(self) -> Worker | None:
+        from ..core.inference import Predictor
+        from ..core.preannotate import preannotate
+
+        folder = self.active_model_dir()
+        if folder is None:
+            QMessageBox.information(self, "Pre-annotate", "No active model yet: train one in the "
+                                    "Train tab (or make a finished run active).")
+            return None
+        progress = QProgressDialog("Pre-annotating…", "Cancel", 0, 100, self)
+        progress.setWindowModality(Qt.WindowModal)
+        progress.setMinimumDuration(300)
+
+        def run(project, model, run_id, *, progress, should_stop, emit):
+            return preannotate(project, Predictor(model), run_id, on_progress=progress,
+                               should_stop=should_stop)
+
+        worker = Worker(run, str(self.store.path), folder, self.store.meta("active_run"))
+        worker.progressed.connect(lambda d, t: (progress.setMaximum(max(t, 1)), progress.setValue(d)))
+        progress.canceled.connect(worker.cancel)
+
+        def finished(n):
+            progress.close()
+            self.model.refresh()
+            self.show_sentence(self.current_id)
+            self.statusBar().showMessage(f"Suggestions for {n} sentences", 5000)
+
+        worker.finished.connect(finished)
+        worker.failed.connect(lambda r: (progress.close(), QMessageBox.warning(self, "Pre-annotate", r)))
+        return self._start(worker)
 
     def _remember(self, path: Path) -> None:
         recent = [p for p in self.recent_projects() if p != str(path.resolve())]
@@ -439,7 +502,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
-        for w in list(self.workers):
+        if self.train_view.worker is not None:
+            self.train_view.worker.cancel()
+            self.train_view.worker.wait(60000)
+        for w in list(self.workers) + list(self.playground._workers):
             w.cancel()
             w.wait(5000)
         if self.store is not None:

@@ -30,7 +30,7 @@ class TrainConfig:
     threads: int = 0                      # 0: all cores
     keep_core_free: bool = False          # leave one core to the GUI
     max_steps: int = -1                   # stop after this many optimizer steps (benchmarks, tests)
-    logging_steps: int = 20
+    logging_steps: int = 0                # 0: about 100 points per run (1 to 50 steps apart)
     save_total_limit: int = 2
     dev_fraction: float = 0.1             # held out from train (seeded) when there is no dev split
 
