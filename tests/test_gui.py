@@ -302,3 +302,47 @@ def test_preannotate_from_the_menu(window, qtbot, trained, monkeypatch):
         pass
     unlabelled = window.store.count(status="unlabelled")
     assert sum(r.has_predictions for r in window.store.sentence_rows(0, 100)) == unlabelled
+
+
+GUI_EDIT_SCRIPT = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from nerstudio.ui.app import create_window
+app = QApplication([])
+w = create_window(sys.argv[1], QSettings(sys.argv[2], QSettings.IniFormat), offer_demo=False)
+w.show()
+w.status_filter.setCurrentText("unlabelled")
+app.processEvents()
+w.set_active_label("PER")
+for i in range(20):  # a burst of clicks on real chips, one sentence after another
+    QTest.mouseClick(w.editor.chips[0], Qt.LeftButton)
+    QTest.keyClick(w, Qt.Key_Return)
+    app.processEvents()
+print("edited", flush=True)
+import time; time.sleep(60)
+"""
+
+
+def test_kill_9_after_a_burst_of_gui_edits_loses_none(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    project = create_demo_project(tmp_path / "k.nerproj")
+    before = ProjectStore(project)
+    labelled_before = before.count(status="labelled")
+    before.close()
+    proc = subprocess.Popen([sys.executable, "-c", GUI_EDIT_SCRIPT, str(project),
+                             str(tmp_path / "s.ini")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "edited"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with ProjectStore(project) as s:
+        assert s.count(status="labelled") == labelled_before + 20
+        con = sqlite3.connect(project)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()

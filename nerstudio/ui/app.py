@@ -6,9 +6,18 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from . import resources_dir
 from .main_window import MainWindow
+
+
+def app_icon() -> QIcon:
+    icon = QIcon(str(resources_dir() / "icons" / "nerstudio.svg"))
+    for n in (16, 32, 48, 64, 128, 256):
+        icon.addFile(str(resources_dir() / "icons" / f"nerstudio-{n}.png"))
+    return icon
 
 
 def data_dir() -> Path:
@@ -38,6 +47,8 @@ def run_app(project: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("nerstudio")
     app.setOrganizationName("nerstudio")
+    app.setDesktopFileName("nerstudio")
+    app.setWindowIcon(app_icon())
     window = create_window(project, offer_demo=not os.environ.get("NERSTUDIO_NO_DEMO"))
     window.show()
     return app.exec()
