@@ -60,3 +60,26 @@ def test_help(cmd):
     out = subprocess.run([sys.executable, "-m", "nerstudio", cmd, "--help"], capture_output=True,
                          text=True)
     assert out.returncode == 0 and "usage: nerstudio " + cmd in out.stdout
+
+
+def test_train_from_data_folder_and_project(tmp_path, tiny_bert, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = "angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O\n\njohn B-PER\nsmith I-PER\n"
+    (data / "train.txt").write_text("\n\n".join([rows] * 8))
+    (data / "valid.txt").write_text(rows)
+    out = tmp_path / "run"
+    assert run("train", "--data", data, "--output", out, "--base-model", tiny_bert,
+               "--max-steps", "3", "--eval-every", "3", "--batch-size", "4") == 0
+    assert (out / "model" / "model.safetensors").exists()
+    proj = tmp_path / "p.nerproj"
+    run("init", proj)
+    run("import", proj, data / "train.txt", data / "valid.txt")
+    capsys.readouterr()
+    assert run("train", proj, "--base-model", tiny_bert, "--epochs", "1", "--batch-size", "8") == 0
+    printed = capsys.readouterr().out
+    result = json.loads(printed[printed.index("{\n"):])
+    assert result["event"] == "finished" and result["run"] == 1
+    assert 0 <= result["best_metrics"]["f1"] <= 1
+    with ProjectStore(proj) as s:
+        assert s.run(1)["status"] == "finished"

@@ -1,7 +1,9 @@
 """Screenshots of the app on the demo project, for the README and for looking at.
 
-Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR]
-(also works with QT_QPA_PLATFORM=offscreen). Writes main-window.png (and a dark-palette variant).
+Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR] [--model DIR]
+(also works with QT_QPA_PLATFORM=offscreen). Writes main-window.png, main-window-dark.png,
+train-view.png (the embedded model training on the demo project, mid-run) and, with --model (a
+trained model folder, e.g. one trained on CoNLL-2003), playground.png.
 """
 import sys
 import tempfile
@@ -19,7 +21,13 @@ def main():
     from nerstudio.ui.app import create_window
     from nerstudio.ui.demo import create_demo_project
 
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--model")
+    a = ap.parse_args()
+    out = a.out
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp())
     app = QApplication.instance() or QApplication([])
@@ -38,6 +46,9 @@ def main():
         window.close()
 
     shoot("main-window.png")
+    shoot_training(app, project, settings, out)
+    if a.model:
+        shoot_playground(app, project, settings, out, a.model)
     dark = QPalette()
     for role, colour in ((QPalette.Window, "#2b2b2b"), (QPalette.WindowText, "#e6e6e6"),
                          (QPalette.Base, "#1e1e1e"), (QPalette.Text, "#e6e6e6"),
@@ -46,7 +57,60 @@ def main():
         dark.setColor(role, QColor(colour))
     app.setPalette(dark)
     shoot("main-window-dark.png")
-    print(f"wrote {out / 'main-window.png'} and {out / 'main-window-dark.png'}")
+    print(f"wrote screenshots to {out}")
+
+
+def shoot_training(app, project, settings, out):
+    """The Train view mid-run: stop after the fourth evaluation and take the picture."""
+    from PySide6.QtCore import QEventLoop
+
+    from nerstudio.core.training import Evaluation, TrainConfig
+    from nerstudio.ui.app import create_window
+
+    window = create_window(str(project), settings=settings, offer_demo=False)
+    window.resize(1400, 860)
+    window.show()
+    window.tabs.setCurrentWidget(window.train_view)
+    evals, loop = [], QEventLoop()
+    worker = window.train_view.start(TrainConfig(epochs=10, batch_size=4, learning_rate=5e-5,
+                                                 eval_every="4", logging_steps=1))
+
+    def on_event(e):
+        if isinstance(e, Evaluation):
+            evals.append(e)
+            if len(evals) == 4:
+                for _ in range(10):
+                    app.processEvents()
+                window.grab().save(str(out / "train-view.png"))
+                worker.cancel()
+
+    worker.event.connect(on_event)
+    worker.finished.connect(lambda _r: loop.quit())
+    worker.failed.connect(lambda _r: loop.quit())
+    loop.exec()
+    window.close()
+
+
+def shoot_playground(app, project, settings, out, model):
+    from PySide6.QtCore import QEventLoop
+
+    from nerstudio.ui.app import create_window
+    from nerstudio.ui.playground import SAMPLE
+
+    window = create_window(str(project), settings=settings, offer_demo=False)
+    window.resize(1200, 600)
+    window.show()
+    window.tabs.setCurrentWidget(window.playground)
+    loop = QEventLoop()
+    window.playground.predicted.connect(loop.quit)
+    window.playground.set_model(model, Path(model).parent.name)
+    window.playground.input.setPlainText(SAMPLE + "\n\nShares of Siemens rose in Frankfurt "
+                                         "after Chancellor Olaf Scholz visited the plant in Berlin.")
+    loop.exec()
+    for _ in range(10):
+        app.processEvents()
+    window.grab().save(str(out / "playground.png"))
+    window.close()
 
 
 if __name__ == "__main__":

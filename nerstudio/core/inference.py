@@ -74,11 +74,12 @@ class WordPrediction:
 class Predictor:
     """Loads a token-classification model once (lazily, on first use) and tags text."""
 
-    def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int = 32,
-                 max_length: int = 512, threads: int = 0):
+    def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int = 64,
+                 max_length: int = 512, threads: int = 0, token_budget: int = 4096):
         self.model_dir = str(model_dir)
         self.device_request = device
         self.batch_size = batch_size
+        self.token_budget = token_budget
         self.max_length = max_length
         self.threads = threads
         self._model = None
@@ -133,10 +134,9 @@ class Predictor:
         best_ctx: list[list[int]] = [[-1] * len(s) for s in sentences]
         done = 0
         with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
+            for batch in self._batches([pieces[k] for k in order]):
                 if should_stop():
                     break
-                batch = [pieces[k] for k in order[b:b + self.batch_size]]
                 width = max(len(p[3]) for p in batch)
                 ids = torch.full((len(batch), width), self._tokenizer.pad_token_id or 0)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -162,6 +162,19 @@ class Predictor:
             out.append(WordPrediction([self.tags[max(range(n_tags), key=p.__getitem__)]
                                        for p in probs], probs))
         return out
+
+    def _batches(self, pieces):
+        """Length-sorted pieces in batches of at most ``batch_size`` sequences and
+        ``token_budget`` padded tokens: a long sentence never drags short ones to its length."""
+        batch = []
+        for piece in pieces:
+            n = len(piece[3])
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * n > self.token_budget):
+                yield batch
+                batch = []
+            batch.append(piece)
+        if batch:
+            yield batch
 
     def _windows(self, sentences):
         """(sentence, first word, end word, input ids, [(position, word)] of first subwords).
