@@ -319,7 +319,7 @@ app.processEvents()
 w.set_active_label("PER")
 for i in range(20):  # a burst of clicks on real chips, one sentence after another
     QTest.mouseClick(w.editor.chips[0], Qt.LeftButton)
-    QTest.keyClick(w, Qt.Key_Return)
+    QTest.mouseClick(w.done_button, Qt.LeftButton)  # "Mark labelled and next"
     app.processEvents()
 print("edited", flush=True)
 import time; time.sleep(60)

@@ -553,6 +553,15 @@ class ProjectStore:
                 for k, s, e, d in self._q(sql + " ORDER BY id", params)]
 
     # -- statistics -----------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """What the status bar shows, from indexes only (cheap enough after every edit):
+        {"splits": {split: (sentences, labelled)}, "entities": {label: count}}."""
+        splits = {sp: (n, lab) for sp, n, lab in self._q(
+            "SELECT split, count(*), sum(status <> 'unlabelled') FROM sentences GROUP BY split")}
+        counts = dict(self._q("SELECT label_id, count(*) FROM spans GROUP BY label_id"))
+        ids = self._q("SELECT id, name FROM labels ORDER BY position, id")
+        return {"splits": splits, "entities": {name: counts.get(i, 0) for i, name in ids}}
+
     def stats(self) -> dict:
         """Sentences, tokens and entities per split, entities per label and split."""
         out = {"name": self.meta("name"), "splits": {}, "labels": self.label_set().names}

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
+        self._status_timer = QTimer(self, singleShot=True, interval=150)
+        self._status_timer.timeout.connect(self._update_status_now)
 
         for key in range(1, 10):
             QShortcut(QKeySequence(str(key)), self, lambda k=key: self.pick_label(k - 1))
@@ -173,8 +175,10 @@ class MainWindow(QMainWindow):
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        for col, width in ((1, 60), (2, 80), (3, 60)):
+            # fixed widths: ResizeToContents would re-measure every loaded row on each edit
+            header.setSectionResizeMode(col, QHeaderView.Interactive)
+            header.resizeSection(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.setWindowTitle(f"nerstudio — {store.meta('name') or path.stem}")
         self._remember(path)
@@ -437,21 +441,21 @@ class MainWindow(QMainWindow):
         self._refresh_current()
 
     def update_status(self) -> None:
+        """Refresh the status bar soon (coalesced: a burst of edits costs one query)."""
+        self._status_timer.start()
+
+    def _update_status_now(self) -> None:
         if self.store is None:
             self.status.setText("No project open")
             return
-        stats = self.store.stats()
-        total = sum(s["sentences"] for s in stats["splits"].values())
+        summary = self.store.summary()
+        total = sum(n for n, _ in summary["splits"].values())
         parts = [f"{total} sentences"]
         for split in ("train", "dev", "test", "unassigned"):
-            s = stats["splits"].get(split)
-            if s:
-                parts.append(f"{split} {s['labelled']}/{s['sentences']} labelled")
-        per_label = {}
-        for s in stats["splits"].values():
-            for k, v in s["per_label"].items():
-                per_label[k] = per_label.get(k, 0) + v
-        parts.append(" ".join(f"{k} {per_label.get(k, 0)}" for k in stats["labels"]))
+            if split in summary["splits"]:
+                n, labelled = summary["splits"][split]
+                parts.append(f"{split} {labelled}/{n} labelled")
+        parts.append(" ".join(f"{k} {v}" for k, v in summary["entities"].items()))
         self.status.setText("  ·  ".join(parts))
 
     # -- import / export ------------------------------------------------------------------------

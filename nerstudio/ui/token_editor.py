@@ -8,69 +8,26 @@ Every change goes straight to the store (one transaction, one undo step) via ``e
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from ..core.domain import Sentence, Span
 
 
-class FlowLayout(QLayout):
-    """Lays children out left to right, wrapping at the width (Qt's flow-layout example)."""
-
-    def __init__(self, parent=None, spacing: int = 4):
-        super().__init__(parent)
-        self._items = []
-        self._spacing = spacing
-
-    def addItem(self, item):
-        self._items.append(item)
-
-    def count(self):
-        return len(self._items)
-
-    def itemAt(self, i):
-        return self._items[i] if 0 <= i < len(self._items) else None
-
-    def takeAt(self, i):
-        return self._items.pop(i) if 0 <= i < len(self._items) else None
-
-    def expandingDirections(self):
-        return Qt.Orientation(0)
-
-    def hasHeightForWidth(self):
-        return True
-
-    def heightForWidth(self, width):
-        return self._layout(QRect(0, 0, width, 0), apply=False)
-
-    def setGeometry(self, rect):
-        super().setGeometry(rect)
-        self._layout(rect, apply=True)
-
-    def sizeHint(self):
-        return self.minimumSize()
-
-    def minimumSize(self):
-        size = QSize()
-        for item in self._items:
-            size = size.expandedTo(item.minimumSize())
-        m = self.contentsMargins()
-        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
-
-    def _layout(self, rect, apply):
-        m = self.contentsMargins()
-        x, y, line = rect.x() + m.left(), rect.y() + m.top(), 0
-        right = rect.right() - m.right()
-        for item in self._items:
-            hint = item.sizeHint()
-            if x + hint.width() > right and line > 0:
-                x, y, line = rect.x() + m.left(), y + line + self._spacing, 0
-            if apply:
-                item.setGeometry(QRect(QPoint(x, y), hint))
-            x += hint.width() + self._spacing
-            line = max(line, hint.height())
-        return y + line - rect.y() + m.bottom()
+def flow_positions(sizes, width: int, margin: int = 10, spacing: int = 6):
+    """Top-left corners for boxes of ``sizes`` laid out left to right, wrapping at ``width``
+    (like text). Returns the positions and the total height. A plain function rather than a
+    QLayout subclass: PySide6 mishandles a Python layout's ``itemAt`` returning None (the None
+    refcount drops on every relayout until the interpreter aborts)."""
+    x, y, line, out = margin, margin, 0, []
+    for w, h in sizes:
+        if x + w > width - margin and line > 0:
+            x, y, line = margin, y + line + spacing, 0
+        out.append((x, y))
+        x += w + spacing
+        line = max(line, h)
+    return out, y + line + margin
 
 
 def readable_text_colour(background: str) -> str:
@@ -99,7 +56,7 @@ class TokenChip(QLabel):
 
     def mouseReleaseEvent(self, ev):
         if ev.button() == Qt.LeftButton:
-            target = self.editor.chip_at(self.mapTo(self.editor, ev.position().toPoint()))
+            target = self.editor.chip_at(self.editor.mapFromGlobal(ev.globalPosition().toPoint()))
             self.editor.release(self.index if target is None else target)
 
 
@@ -109,8 +66,6 @@ class TokenEditor(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setLayout(FlowLayout(self, spacing=6))
-        self.layout().setContentsMargins(10, 10, 10, 10)
         self.sentence: Sentence | None = None
         self.suggestions: list[tuple[Span, float]] = []
         self.colours: dict[str, str] = {}
@@ -123,34 +78,37 @@ class TokenEditor(QWidget):
     # -- content --------------------------------------------------------------------------------
     def set_sentence(self, sentence: Sentence | None, suggestions=(), colours=None) -> None:
         same = (sentence is not None and self.sentence is not None
-                and sentence.id == self.sentence.id)
+                and sentence.id == self.sentence.id and sentence.words == self.sentence.words)
         self.sentence = sentence
         self.suggestions = list(suggestions)
         if colours is not None:
             self.colours = colours
         self._anchor = None
-        if not same:  # re-shown after an edit: shift-click still extends from the last click
-            self._last = None
+        if same:  # re-shown after an edit: keep the chips, restyle what changed
+            self.restyle()
+            return
+        self._last = None
         for chip in self.chips:
-            self.layout().removeWidget(chip)
+            chip.hide()
             chip.deleteLater()
         self.chips = []
         if sentence is not None:
             for i, token in enumerate(sentence.tokens):
                 chip = TokenChip(self, i, token.text)
-                self.layout().addWidget(chip)
+                chip.show()
                 self.chips.append(chip)
         self.restyle()
-        self.updateGeometry()
 
     def restyle(self) -> None:
-        """Colour chips by span: label background, label name after the span's first word."""
+        """Colour chips by span: label background, label name after the span's first word.
+        Only chips whose look changed are touched (a stylesheet change re-polishes a widget)."""
         if self.sentence is None:
             return
         gold = {i: sp for sp in self.sentence.spans for i in range(sp.start, sp.end)}
         suggested = {i: (sp, score) for sp, score in self.suggestions
                      for i in range(sp.start, sp.end) if i not in gold}
         normal = self.palette().color(QPalette.WindowText).name()
+        changed = False
         for i, chip in enumerate(self.chips):
             text = _escape(self.sentence.tokens[i].text)
             if i in gold:
@@ -159,22 +117,39 @@ class TokenEditor(QWidget):
                 fg = readable_text_colour(bg)
                 if i == sp.start:
                     text += f' <span style="font-size:8pt; font-weight:bold">{sp.label}</span>'
-                chip.setStyleSheet(f"background:{bg}; color:{fg}; border:1px solid {bg};"
-                                   f"border-radius:4px; padding:2px 4px;")
-                chip.setToolTip(f"{sp.label} (gold)")
+                style = (f"background:{bg}; color:{fg}; border:1px solid {bg};"
+                         "border-radius:4px; padding:2px 4px;")
+                tip = f"{sp.label} (gold)"
             elif i in suggested:
                 sp, score = suggested[i]
                 bg = self.colours.get(sp.label, "#cccccc")
                 if i == sp.start:
                     text += f' <span style="font-size:8pt">{sp.label}?</span>'
-                chip.setStyleSheet(f"color:{normal}; border:2px dashed {bg}; border-radius:4px;"
-                                   "padding:1px 3px;")
-                chip.setToolTip(f"suggested {sp.label} ({score:.0%}): click to accept")
+                style = f"color:{normal}; border:2px dashed {bg}; border-radius:4px; padding:1px 3px;"
+                tip = f"suggested {sp.label} ({score:.0%}): click to accept"
             else:
-                chip.setStyleSheet(f"color:{normal}; border:1px solid transparent; padding:2px 4px;")
-                chip.setToolTip("")
-            chip.setText(text)
-            chip.adjustSize()
+                style = f"color:{normal}; border:1px solid transparent; padding:2px 4px;"
+                tip = ""
+            if (text, style, tip) != getattr(chip, "_look", None):
+                chip._look = (text, style, tip)
+                chip.setStyleSheet(style)
+                chip.setToolTip(tip)
+                chip.setText(text)
+                chip.adjustSize()
+                changed = True
+        if changed:
+            self.relayout()
+
+    def relayout(self) -> None:
+        sizes = [(c.sizeHint().width(), c.sizeHint().height()) for c in self.chips]
+        positions, height = flow_positions(sizes, max(self.width(), 200))
+        for chip, (x, y), (w, h) in zip(self.chips, positions, sizes):
+            chip.setGeometry(x, y, w, h)
+        self.setMinimumHeight(height)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.relayout()
 
     # -- interaction ----------------------------------------------------------------------------
     def chip_at(self, pos) -> int | None:
@@ -219,13 +194,8 @@ class TokenEditor(QWidget):
         return next((sp for sp, _ in self.suggestions if sp.start <= i < sp.end), None)
 
     def sizeHint(self):
-        return QSize(400, self.layout().heightForWidth(max(self.width(), 400)))
-
-    def hasHeightForWidth(self):
-        return True
-
-    def heightForWidth(self, w):
-        return self.layout().heightForWidth(w)
+        sizes = [(c.sizeHint().width(), c.sizeHint().height()) for c in self.chips]
+        return QSize(400, flow_positions(sizes, max(self.width(), 400))[1])
 
 
 def _escape(text: str) -> str:

@@ -132,7 +132,6 @@ class TrainView(QWidget):
             form.addRow(label, w)
         self.device = QLabel("(checking…)")
         form.addRow("Device", self.device)
-        QTimer.singleShot(0, lambda: self.device.setText(describe_device()))
 
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
@@ -208,6 +207,12 @@ class TrainView(QWidget):
         split.addWidget(right)
         split.setSizes([330, 900])
         outer.addWidget(split)
+
+    def showEvent(self, event) -> None:
+        """Importing torch to name the device takes a second or two: only when first shown."""
+        super().showEvent(event)
+        if self.device.text() == "(checking…)":
+            QTimer.singleShot(0, lambda: self.device.setText(describe_device()))
 
     def _spin(self, w, value, lo, hi, decimals=None, step=None):
         w.setRange(lo, hi)
