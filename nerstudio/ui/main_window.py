@@ -509,6 +509,7 @@ class MainWindow(QMainWindow):
         if self.train_view.worker is not None:
             self.train_view.worker.cancel()
             self.train_view.worker.wait(60000)
+        self.train_view._warm.wait(60000)
         for w in list(self.workers) + list(self.playground._workers):
             w.cancel()
             w.wait(5000)

@@ -65,6 +65,15 @@ def describe_model(name: str) -> str:
     return f"{cfg.get('model_type', '?')}, {n} layers, ~{params:.0f}M parameters, {cased}"
 
 
+def _warm_up(**_kw) -> str:
+    """Import what a run needs (C extensions hold the GIL while they load), name the device."""
+    import seqeval.metrics  # noqa: F401  (pulls in scikit-learn)
+    import transformers  # noqa: F401
+    from transformers import AutoModelForTokenClassification, Trainer  # noqa: F401
+
+    return describe_device()
+
+
 def describe_device() -> str:
     import torch
 
@@ -132,6 +141,7 @@ class TrainView(QWidget):
             form.addRow(label, w)
         self.device = QLabel("(checking…)")
         form.addRow("Device", self.device)
+        self.warm_up()
 
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
@@ -208,11 +218,13 @@ class TrainView(QWidget):
         split.setSizes([330, 900])
         outer.addWidget(split)
 
-    def showEvent(self, event) -> None:
-        """Importing torch to name the device takes a second or two: only when first shown."""
-        super().showEvent(event)
-        if self.device.text() == "(checking…)":
-            QTimer.singleShot(0, lambda: self.device.setText(describe_device()))
+    def warm_up(self) -> Worker:
+        """Import torch (seconds) on a worker thread at start-up, naming the device: the GUI
+        thread never imports it, and Train starts without that wait."""
+        self._warm = Worker(_warm_up)
+        self._warm.finished.connect(self.device.setText)
+        self._warm.failed.connect(lambda r: self.device.setText(f"unknown ({r})"))
+        return self._warm.start()
 
     def _spin(self, w, value, lo, hi, decimals=None, step=None):
         w.setRange(lo, hi)

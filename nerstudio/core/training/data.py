@@ -84,15 +84,29 @@ def encode(examples: list[Example], tokenizer, tag2id: dict[str, int], max_lengt
     the source sentence) and ``first_word`` (where this chunk starts in it)."""
     budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     pieces = []  # (example index, first word, words, tags)
-    word_lens = tokenizer([list(e.words) for e in examples], is_split_into_words=True,
-                          add_special_tokens=False)
-    for i, ex in enumerate(examples):
-        lens = [0] * len(ex.words)
-        for w in word_lens.word_ids(i):
-            if w is not None:
-                lens[w] += 1
-        for a, b in _chunks(lens, budget):
-            pieces.append((i, a, ex.words[a:b], ex.tags[a:b]))
+    for start in range(0, len(examples), _ENCODE_CHUNK):
+        part = examples[start:start + _ENCODE_CHUNK]
+        word_lens = tokenizer([list(e.words) for e in part], is_split_into_words=True,
+                              add_special_tokens=False)
+        for j, ex in enumerate(part):
+            lens = [0] * len(ex.words)
+            for w in word_lens.word_ids(j):
+                if w is not None:
+                    lens[w] += 1
+            for a, b in _chunks(lens, budget):
+                pieces.append((start + j, a, ex.words[a:b], ex.tags[a:b]))
+    feats = []
+    for start in range(0, len(pieces), _ENCODE_CHUNK):
+        feats += _encode_pieces(pieces[start:start + _ENCODE_CHUNK], tokenizer, tag2id,
+                                max_length, label_all_subwords)
+    return feats
+
+
+# The Rust tokenizer holds the GIL for a whole call: chunks keep a GUI thread responsive.
+_ENCODE_CHUNK = 512
+
+
+def _encode_pieces(pieces, tokenizer, tag2id, max_length, label_all_subwords):
     enc = tokenizer([list(p[2]) for p in pieces], is_split_into_words=True, truncation=True,
                     max_length=max_length)
     feats = []
