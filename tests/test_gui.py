@@ -62,6 +62,9 @@ def test_click_token_writes_gold_label(window, qtbot):
     qtbot.mouseClick(chip(window, 5), Qt.LeftButton)
     assert gold_rows(window.store.path, sid) == [(0, 2, "PER"), (5, 6, "LOC")]
     assert "PER" in chip(window, 0).text() and "background" in chip(window, 0).styleSheet()
+    # chips live inside the editor, laid out left to right, visible
+    assert all(c.parent() is window.editor and c.isVisible() for c in window.editor.chips)
+    assert chip(window, 1).x() > chip(window, 0).x()
 
 
 def test_click_labelled_span_relabels_then_removes(window, qtbot):

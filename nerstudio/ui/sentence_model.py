@@ -35,21 +35,10 @@ class SentenceListModel(QAbstractTableModel):
 
     def update_row(self, sentence_id: int) -> None:
         """Re-read one sentence's row after an edit (status, entity count)."""
-        for i, row in enumerate(self.rows):
-            if row.id == sentence_id:
-                fresh = self._fetch_one(sentence_id, i)
-                if fresh is not None:
-                    self.rows[i] = fresh
-                    self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
-                return
-
-    def _fetch_one(self, sentence_id, position):
-        for row in self.store.sentence_rows(position, 1, **self.filters):
-            if row.id == sentence_id:
-                return row
-        s = self.store.sentence(sentence_id)
-        old = self.rows[position]
-        return type(old)(old.id, old.text, s.split, s.status, len(s.spans), old.has_predictions)
+        i = self.row_of(sentence_id)
+        if i is not None:
+            self.rows[i] = self.store.sentence_row(sentence_id)
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     # -- Qt model API ---------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -89,7 +78,4 @@ class SentenceListModel(QAbstractTableModel):
         return None
 
     def row_of(self, sentence_id: int) -> int | None:
-        for i, row in enumerate(self.rows):
-            if row.id == sentence_id:
-                return i
-        return None
+        return next((i for i, row in enumerate(self.rows) if row.id == sentence_id), None)

@@ -43,7 +43,7 @@ class TokenChip(QLabel):
     """One token. Mouse events go to the editor, which knows about spans."""
 
     def __init__(self, editor: "TokenEditor", index: int, text: str):
-        super().__init__(text)
+        super().__init__(text, editor)
         self.editor, self.index = editor, index
         self.setObjectName(f"token-{index}")
         self.setTextFormat(Qt.RichText)
