@@ -131,7 +131,7 @@ class Predictor:
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][3]))
         n_tags = len(self.tags)
         word_probs: list[list[list[float] | None]] = [[None] * len(s) for s in sentences]
-        best_ctx: list[list[int]] = [[-1] * len(s) for s in sentences]
+        best_ctx: list[list[tuple]] = [[(-1, 0)] * len(s) for s in sentences]
         done = 0
         with torch.inference_mode():
             for batch in self._batches([pieces[k] for k in order]):
@@ -149,7 +149,8 @@ class Predictor:
                 for r, (s, first, last, _ids, starts) in enumerate(batch):
                     rows = probs[r, [pos for pos, _w in starts]].tolist()
                     for (pos, w), row in zip(starts, rows):
-                        ctx = min(w - first, last - 1 - w)  # context on the poorer side
+                        # context on the poorer side; on a tie the earlier window wins
+                        ctx = (min(w - first, last - 1 - w), -first)
                         if ctx > best_ctx[s][w]:
                             best_ctx[s][w] = ctx
                             word_probs[s][w] = row
