@@ -42,6 +42,11 @@ def main():
     app.processEvents()
     shown = window.editor.sentence is not None and window.editor.chips[0].isVisible()
     open_s = time.perf_counter() - t0
+    from PySide6.QtCore import QEventLoop  # let the start-up warm-up (torch import) finish
+    if window.train_view._warm.thread.isRunning():
+        loop = QEventLoop()
+        window.train_view._warm.finished.connect(loop.quit)
+        loop.exec()
 
     rng = random.Random(0)
     latencies = []

@@ -1,7 +1,8 @@
 """Screenshots of the app on the demo project, for the README and for looking at.
 
 Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR] [--model DIR]
-(also works with QT_QPA_PLATFORM=offscreen). Writes main-window.png, main-window-dark.png,
+(also works with QT_QPA_PLATFORM=offscreen). Qt's xcb plugin under xvfb-run needs Debian's xvfb
+libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0. Writes main-window.png, main-window-dark.png,
 train-view.png (the embedded model training on the demo project, mid-run) and, with --model (a
 trained model folder, e.g. one trained on CoNLL-2003), playground.png.
 """
