@@ -12,6 +12,7 @@ sparse gradients and a lazy Adam update instead of a dense 30k-row update every 
 """
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -276,6 +277,12 @@ def _train(data, config, out, on_event, should_stop, resume):
         preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
         callbacks=[Events()])
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    # torch, transformers, the model and the encoded data are millions of long-lived objects:
+    # exclude them from cyclic GC scans, or every full collection pauses training (and, on a
+    # worker thread, the GUI) for 100 ms or more. Refcounting still frees them after the run.
+    gc.collect()
+    gc.freeze()
 
     trainer.remove_callback(PrinterCallback)  # events replace its prints
     trainer.remove_callback(ProgressCallback)
