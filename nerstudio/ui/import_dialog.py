@@ -55,6 +55,13 @@ def _path_row(parent, save: bool, folder: bool = False):
     return row, edit
 
 
+def _ok_cancel(dialog: QDialog) -> QDialogButtonBox:
+    buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class ImportDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -68,10 +75,7 @@ class ImportDialog(QDialog):
         self.split = QComboBox()
         self.split.addItems([FROM_SOURCE, "train", "dev", "test", "unassigned", "random 80/10/10"])
         form.addRow("Split", self.split)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
 
     def values(self) -> dict:
         split = self.split.currentText()
@@ -94,10 +98,7 @@ class ExportDialog(QDialog):
         self.split = QComboBox()
         self.split.addItems(["(all)", "train", "dev", "test", "unassigned"])
         form.addRow("Split", self.split)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
 
     def values(self) -> dict:
         split = self.split.currentText()

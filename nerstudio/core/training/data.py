@@ -128,14 +128,6 @@ def _encode_pieces(pieces, tokenizer, tag2id, max_length, label_all_subwords):
     return feats
 
 
-def first_subword_mask(word_ids: list[int | None]) -> list[bool]:
-    prev, out = None, []
-    for w in word_ids:
-        out.append(w is not None and w != prev)
-        prev = w
-    return out
-
-
 def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict:
     """seqeval precision / recall / F1 / accuracy, per label, and an entity-type confusion matrix
     (gold label -> predicted label at the same span; "O" where there was none)."""
