@@ -26,6 +26,7 @@ class TrainConfig:
     label_all_subwords: bool = False
     batching: str = "length"              # "length": length-grouped batches; "random": the recipe's
     sparse_embeddings: str = "auto"       # auto (on for CPU), on, off: see training/sparse.py
+    pooled_dropout: str = "auto"          # auto (on for CPU), on, off: see training/dropout.py
     eval_batch_size: int = 64
     threads: int = 0                      # 0: all cores
     keep_core_free: bool = False          # leave one core to the GUI
@@ -56,6 +57,9 @@ class TrainConfig:
             problems.append("eval_every must be 'epoch', 'none' or a number of steps")
         if not 16 <= self.max_length <= 4096:
             problems.append("max length must be between 16 and 4096 subwords")
+        for knob in ("sparse_embeddings", "pooled_dropout"):
+            if getattr(self, knob) not in ("auto", "on", "off"):
+                problems.append(f"{knob} must be auto, on or off")
         if self.batching not in ("length", "random"):
             problems.append(f"unknown batching {self.batching!r}")
         return problems

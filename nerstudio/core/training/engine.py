@@ -8,7 +8,8 @@ the run with a :class:`Failed` event carrying a readable reason instead of a tra
 Fast by design on a CPU: sentences are encoded once; training batches group sentences of similar
 length (seeded, so runs are reproducible) so little compute goes to padding; evaluation runs over
 the dev set sorted by length; the word-embedding matrix (half of a small BERT's parameters) gets
-sparse gradients and a lazy Adam update instead of a dense 30k-row update every step.
+sparse gradients and a lazy Adam update instead of a dense 30k-row update every step; dropout
+masks come from a seeded pool of random bits instead of a serial per-element generator.
 """
 from __future__ import annotations
 
@@ -270,6 +271,10 @@ def _train(data, config, out, on_event, should_stop, resume):
 
     if sparse:
         model.get_input_embeddings().sparse = True
+    if config.pooled_dropout == "on" or (config.pooled_dropout == "auto" and device == "cpu"):
+        from .dropout import use_pooled_dropout
+
+        use_pooled_dropout(model, config.seed)
     trainer = make_trainer_class(sparse)(
         model=model, args=args, train_dataset=_ListDataset(train_feats),
         eval_dataset=_ListDataset(dev_feats), data_collator=collator,

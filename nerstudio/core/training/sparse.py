@@ -79,13 +79,23 @@ def make_trainer_class(sparse_embeddings: bool):
     import transformers). Evaluation keeps the dev set's order (it is pre-sorted by length, and
     the metrics map predictions back to sentences by position; transformers 5 would otherwise
     shuffle it in length groups). With ``sparse_embeddings``, the optimizer and gradient clipping
-    understand the word embedding's sparse gradient."""
+    understand the word embedding's sparse gradient. Length-grouped batches come from
+    ``batching.LengthGroupedOrder`` (less padding, shuffled batch order)."""
     import torch.utils.data
     from transformers import Trainer
 
     class NerTrainer(Trainer):
         def _get_eval_sampler(self, eval_dataset):
             return torch.utils.data.SequentialSampler(eval_dataset)
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = self.train_dataset if train_dataset is None else train_dataset
+            if self.args.train_sampling_strategy != "group_by_length":
+                return super()._get_train_sampler(train_dataset)
+            from .batching import LengthGroupedOrder
+
+            return LengthGroupedOrder([len(dataset[i]["input_ids"]) for i in range(len(dataset))],
+                                      self.args.train_batch_size)
 
     if not sparse_embeddings:
         return NerTrainer
