@@ -110,3 +110,27 @@ def test_cli_predict_json(trained, capsys):
         {k: rows[0][k] for k in ("label", "start", "end", "text")}
     assert main(["predict", "--model", trained, "--format", "color", "angela merkel"]) == 0
     assert "\033[" in capsys.readouterr().out
+
+
+def same_entities(a, b):
+    """Equal entities; scores equal up to float noise (batches pad differently)."""
+    key = lambda es: [(e.label, e.start, e.end, e.text) for e in es]  # noqa: E731
+    return key(a) == key(b) and [e.score for e in a] == pytest.approx([e.score for e in b])
+
+
+def test_sentence_cache_runs_only_edited_sentences(trained):
+    cached, plain = Predictor(trained, cache_sentences=3), Predictor(trained)
+    ran = []
+    real = cached.predict_words
+    cached.predict_words = lambda sents, *a, **k: ran.append(list(sents)) or real(sents, *a, **k)
+    text = "Angela Merkel visited Paris. John Smith works for Apple. Mary Jones lives near Rome."
+    assert same_entities(cached.predict_text(text), plain.predict_text(text))
+    assert len(ran[-1]) == 3
+    edited = text.replace("Apple", "Google in London")
+    assert same_entities(cached.predict_text(edited), plain.predict_text(edited))
+    assert ran[-1] == [("John", "Smith", "works", "for", "Google", "in", "London", ".")]
+    # the cache holds 3 sentences: the original second one was the least recently used
+    cached.predict_text(text)
+    assert ran[-1] == [("John", "Smith", "works", "for", "Apple", ".")]
+    assert len(cached._cache) == 3
+    assert Predictor(trained).cache_sentences == 0  # bulk use and benchmarks run everything

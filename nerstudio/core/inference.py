@@ -12,6 +12,8 @@ model when online) with safetensors and without remote code.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +77,14 @@ class Predictor:
     """Loads a token-classification model once (lazily, on first use) and tags text."""
 
     def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int = 64,
-                 max_length: int = 512, threads: int = 0, token_budget: int = 4096):
+                 max_length: int = 512, threads: int = 0, token_budget: int = 4096,
+                 cache_sentences: int = 0):
+        """``cache_sentences``: how many sentences' predictions :meth:`predict_text` keeps (least
+        recently used dropped first), so text edited in the playground only runs the sentences
+        that changed. 0 (the default) keeps none: every call runs the model on all of it."""
+        self.cache_sentences = cache_sentences
+        self._cache: OrderedDict[tuple[str, ...], WordPrediction] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.model_dir = str(model_dir)
         self.device_request = device
         self.batch_size = batch_size
@@ -209,7 +218,7 @@ class Predictor:
             return []
         tokens = tokenize(text)
         sentences = split_sentences(text, tokens)
-        preds = self.predict_words([[t.text for t in s] for s in sentences])
+        preds = self._predict_cached([tuple(t.text for t in s) for s in sentences])
         entities, base = [], 0
         for sent, pred in zip(sentences, preds):
             for a, b, label, score in pred.spans():
@@ -217,6 +226,23 @@ class Predictor:
                 entities.append(Entity(label, start, end, text[start:end], score, base + a, base + b))
             base += len(sent)
         return entities
+
+    def _predict_cached(self, sentences: list[tuple[str, ...]]) -> list[WordPrediction]:
+        """predict_words, running the model only on sentences not in the cache."""
+        if not self.cache_sentences:
+            return self.predict_words(sentences)
+        unique = list(dict.fromkeys(sentences))
+        with self._cache_lock:
+            known = {s: self._cache[s] for s in unique if s in self._cache}
+        missing = [s for s in unique if s not in known]
+        known.update(zip(missing, self.predict_words(missing)) if missing else ())
+        with self._cache_lock:
+            for s in unique:  # most recently used last; the oldest are dropped
+                self._cache[s] = known[s]
+                self._cache.move_to_end(s)
+            while len(self._cache) > self.cache_sentences:
+                self._cache.popitem(last=False)
+        return [known[s] for s in sentences]
 
     def predict_sentences(self, sentences, on_progress=None, should_stop=lambda: False):
         """For bulk pre-annotation: per Sentence, (spans with scores, (entropy, margin))."""

@@ -83,7 +83,8 @@ class Playground(QWidget):
         layout.addWidget(split)
 
     def set_model(self, model_dir: str | None, name: str = "") -> None:
-        self.predictor = Predictor(model_dir) if model_dir else None
+        # sentence cache: while text is edited, only the changed sentences go through the model
+        self.predictor = Predictor(model_dir, cache_sentences=4096) if model_dir else None
         self.model_name = name or str(model_dir or "")
         self.model_label.setText(f"Model: {self.model_name}" if model_dir else
                                  "No active model: train one, or make a run active.")
