@@ -170,3 +170,27 @@ def test_import_error_rolls_back_everything(store):
         store.import_items(items())
     assert store.count() == 1
     assert "NEWLABEL" not in store.label_set()
+
+
+def test_an_action_that_reads_then_writes_survives_another_connections_commit(store):
+    """A deferred transaction would read a snapshot, lose it to the other thread's commit and
+    fail with 'database is locked' on its first write (seen with a training run recording
+    metrics while the user labels). The action takes the write lock up front instead."""
+    import threading
+
+    other_done = []
+
+    def other_thread():
+        with ProjectStore(store.path) as other:
+            other.set_meta("metrics", 1)
+            other_done.append(True)
+
+    with store.transaction():
+        store._q("SELECT count(*) FROM sentences")
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(0.5)  # it waits for our write lock
+        store.set_meta("label", 1)
+    thread.join(10)
+    assert other_done == [True]
+    assert store.meta("label") == 1 and store.meta("metrics") == 1

@@ -97,9 +97,30 @@ class ProjectStore:
 
     @contextmanager
     def transaction(self):
-        """One user action: all of it commits, or none of it (nested calls become savepoints)."""
-        with self.db.atomic():
+        """One user action: all of it commits, or none of it (nested calls become savepoints).
+
+        The outermost one is ``BEGIN IMMEDIATE``: it takes the write lock first (waiting up to
+        the busy timeout for another thread's write, e.g. a training run recording metrics). A
+        plain deferred ``BEGIN`` that reads and then writes fails at once with "database is
+        locked" when another connection committed in between, and SQLite gives no retry."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _q(self, sql: str, params: Iterable = ()) -> list[tuple]:
         return self.db.execute(sql, tuple(params)).fetchall()
