@@ -111,11 +111,6 @@ class ProjectStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        try:
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

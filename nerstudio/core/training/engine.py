@@ -266,12 +266,12 @@ def _train(data, config, out, on_event, should_stop, resume):
         def on_save(self, args_, st, control, **kw):
             on_event(CheckpointSaved(st.global_step, str(out / f"checkpoint-{st.global_step}")))
 
-    sparse = config.sparse_embeddings == "on" or (config.sparse_embeddings == "auto" and device == "cpu")
+    sparse = _cpu_auto(config.sparse_embeddings, device)
     from .sparse import make_trainer_class  # imports torch: only once a run starts
 
     if sparse:
         model.get_input_embeddings().sparse = True
-    if config.pooled_dropout == "on" or (config.pooled_dropout == "auto" and device == "cpu"):
+    if _cpu_auto(config.pooled_dropout, device):
         from .dropout import use_pooled_dropout
 
         use_pooled_dropout(model, config.seed)
@@ -322,6 +322,11 @@ def _train(data, config, out, on_event, should_stop, resume):
                      time.perf_counter() - started, train_s, trainer.state.global_step)
     on_event(event)
     return event
+
+
+def _cpu_auto(knob: str, device: str) -> bool:
+    """An auto / on / off speed knob that "auto" turns on for CPU training only."""
+    return knob == "on" or (knob == "auto" and device == "cpu")
 
 
 def _precision(config: TrainConfig, device: str) -> str:
