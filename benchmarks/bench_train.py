@@ -33,7 +33,7 @@ def reference(model: str, data: Path, steps: int, epochs: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ours(data: Path, steps: int, epochs: float) -> dict:
+def ours(data: Path, steps: int, epochs: float, batch_size: int = 16) -> dict:
     from nerstudio.core.formats import read
     from nerstudio.core.training import Example, Finished, TrainConfig, train
 
@@ -45,14 +45,15 @@ def ours(data: Path, steps: int, epochs: float) -> dict:
     from nerstudio.core.training import TrainingData
     tags = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
     td = TrainingData(examples("train.txt"), examples("valid.txt"), tags)
-    cfg = TrainConfig(batch_size=16, epochs=epochs or 1, max_steps=-1 if epochs else steps,
+    cfg = TrainConfig(batch_size=batch_size, epochs=epochs or 1,
+                      max_steps=-1 if epochs else steps * 16 // batch_size,  # same sentences
                       eval_every="epoch" if epochs else "none", logging_steps=50)
     out = Path(tempfile.mkdtemp(prefix="bench_train_"))
     result = train(td, cfg, out)
     if not isinstance(result, Finished):
         sys.exit(f"nerstudio failed: {result}")
     res = {"steps": result.steps, "train_s": round(result.train_s, 1),
-           "sents_per_s": round(result.steps * 16 / result.train_s, 2)}
+           "sents_per_s": round(result.steps * batch_size / result.train_s, 2)}
     if epochs:
         res.update({f"eval_{k}": v for k, v in result.final_metrics.items()})
         res["best_f1"] = result.best_metrics.get("f1")
@@ -67,12 +68,13 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="alternate nerstudio / reference runs")
+    ap.add_argument("--batch-size", type=int, default=16, help="nerstudio's (the reference's is 16)")
     a = ap.parse_args()
     from nerstudio.core.training.engine import resolve_base_model
     model = a.model or resolve_base_model("embedded")
     rounds = []
     for r in range(a.rounds):  # alternate, so a slow spell of the machine hits both
-        mine = ours(a.data, a.steps, a.epochs)
+        mine = ours(a.data, a.steps, a.epochs, a.batch_size)
         print(f"round {r + 1} nerstudio:", json.dumps(mine), flush=True)
         if a.skip_reference:
             return

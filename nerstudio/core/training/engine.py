@@ -275,7 +275,7 @@ def _train(data, config, out, on_event, should_stop, resume):
         from .dropout import use_pooled_dropout
 
         use_pooled_dropout(model, config.seed)
-    trainer = make_trainer_class(sparse)(
+    trainer = make_trainer_class(sparse, labelled_rows_only=device == "cpu")(
         model=model, args=args, train_dataset=_ListDataset(train_feats),
         eval_dataset=_ListDataset(dev_feats), data_collator=collator,
         processing_class=tokenizer, compute_metrics=compute_metrics,

@@ -74,17 +74,36 @@ def clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
     return total
 
 
-def make_trainer_class(sparse_embeddings: bool):
+def make_trainer_class(sparse_embeddings: bool, labelled_rows_only: bool = False):
     """The ``transformers.Trainer`` nerstudio runs (built lazily: importing this module does not
     import transformers). Evaluation keeps the dev set's order (it is pre-sorted by length, and
     the metrics map predictions back to sentences by position; transformers 5 would otherwise
     shuffle it in length groups). With ``sparse_embeddings``, the optimizer and gradient clipping
     understand the word embedding's sparse gradient. Length-grouped batches come from
-    ``batching.LengthGroupedOrder`` (less padding, shuffled batch order)."""
+    ``batching.LengthGroupedOrder`` (less padding, shuffled batch order). With
+    ``labelled_rows_only``, the last layer's feed-forward part trains on labelled subwords only
+    (``pruning.py``; same loss and gradients)."""
     import torch.utils.data
     from transformers import Trainer
 
     class NerTrainer(Trainer):
+        _pruner = False  # not looked up yet
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            if not labelled_rows_only or "labels" not in inputs:
+                return super().training_step(model, inputs, num_items_in_batch)
+            if self._pruner is False:
+                from .pruning import prune_last_layer
+
+                self._pruner = prune_last_layer(self.accelerator.unwrap_model(model))
+            if self._pruner is None:
+                return super().training_step(model, inputs, num_items_in_batch)
+            self._pruner.keep = inputs["labels"].to(self.args.device) != -100
+            try:
+                return super().training_step(model, inputs, num_items_in_batch)
+            finally:
+                self._pruner.keep = None
+
         def _get_eval_sampler(self, eval_dataset):
             return torch.utils.data.SequentialSampler(eval_dataset)
 
