@@ -5,6 +5,10 @@ Usage: python benchmarks/bench_train.py [--steps N] [--epochs E] [--rounds R] [-
   --epochs E  instead train E full epochs with each and evaluate on the dev set (quality too)
   --rounds R  run nerstudio then the reference R times, alternating, and report the median ratio
               (the machines are shared: alternating spreads a slow spell over both)
+  --batch-size B               nerstudio's batch size (default 16, the reference's); --steps
+                               then counts batches of 16, so both see the same sentences
+  --reference-group-by-length  the reference with transformers' length-grouped batches instead
+                               of the recipe's random ones (how much is beyond length grouping)
 
 Both run in this same run of this script, one after the other, on the embedded default model; the
 reference is ../shared/bench/hf_trainer_baseline.py (batch 16, random order). Prints sentences/s of
@@ -23,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def reference(model: str, data: Path, steps: int, epochs: float) -> dict:
+def reference(model: str, data: Path, steps: int, epochs: float, grouped: bool = False) -> dict:
     script = ROOT.parent / "shared" / "bench" / "hf_trainer_baseline.py"
     cmd = [sys.executable, str(script), model, str(data), "--bs", "16"]
+    cmd += ["--group-by-length"] if grouped else []
     cmd += ["--epochs", str(epochs)] if epochs else ["--max-steps", str(steps), "--no-eval"]
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if out.returncode:
@@ -69,6 +74,9 @@ def main():
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="alternate nerstudio / reference runs")
     ap.add_argument("--batch-size", type=int, default=16, help="nerstudio's (the reference's is 16)")
+    ap.add_argument("--reference-group-by-length", action="store_true",
+                    help="run the reference with transformers' length-grouped batches instead of "
+                         "the recipe's random ones")
     a = ap.parse_args()
     from nerstudio.core.training.engine import resolve_base_model
     model = a.model or resolve_base_model("embedded")
@@ -78,7 +86,7 @@ def main():
         print(f"round {r + 1} nerstudio:", json.dumps(mine), flush=True)
         if a.skip_reference:
             return
-        ref = reference(model, a.data, a.steps, a.epochs)
+        ref = reference(model, a.data, a.steps, a.epochs, a.reference_group_by_length)
         print(f"round {r + 1} reference:", json.dumps(ref), flush=True)
         rounds.append(mine["sents_per_s"] / ref["sents_per_s"])
         print(f"round {r + 1} sentences/s: nerstudio {mine['sents_per_s']:.1f}, reference "

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
                                QLabel, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from ..core.heap import freeze_heap
 from ..core.runs import model_dir, train_project
 from ..core.training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig)
 from .workers import Worker
@@ -63,15 +64,6 @@ def describe_model(name: str) -> str:
     cased = "uncased" if tok.get("do_lower_case", "uncased" in str(cfg.get("_name_or_path", ""))) \
         else "cased"
     return f"{cfg.get('model_type', '?')}, {n} layers, ~{params:.0f}M parameters, {cased}"
-
-
-def _freeze_heap() -> None:
-    """torch + transformers add millions of long-lived objects; a full garbage collection then
-    stalls the GUI for 50-300 ms. Freezing them keeps collections small."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def _warm_up(**_kw) -> str:
@@ -232,7 +224,7 @@ class TrainView(QWidget):
         thread never imports it, and Train starts without that wait."""
         self._warm = Worker(_warm_up)
         self._warm.finished.connect(self.device.setText)
-        self._warm.finished.connect(lambda _t: _freeze_heap())
+        self._warm.finished.connect(lambda _t: freeze_heap())
         self._warm.failed.connect(lambda r: self.device.setText(f"unknown ({r})"))
         return self._warm.start()
 

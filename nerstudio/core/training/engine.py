@@ -13,7 +13,6 @@ masks come from a seeded pool of random bits instead of a serial per-element gen
 """
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -21,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..heap import freeze_heap
 from .config import EMBEDDED_MODEL, TrainConfig
 from .data import TrainingData, check_data, encode, entity_metrics, hold_out_dev
 from .events import (Cancelled, CheckpointSaved, Evaluation, Failed, Finished, Started, Step)
@@ -283,11 +283,7 @@ def _train(data, config, out, on_event, should_stop, resume):
         callbacks=[Events()])
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    # torch, transformers, the model and the encoded data are millions of long-lived objects:
-    # exclude them from cyclic GC scans, or every full collection pauses training (and, on a
-    # worker thread, the GUI) for 100 ms or more. Refcounting still frees them after the run.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
 
     trainer.remove_callback(PrinterCallback)  # events replace its prints
     trainer.remove_callback(ProgressCallback)
