@@ -9,7 +9,8 @@ Fast by design on a CPU: sentences are encoded once; training batches group sent
 length (seeded, so runs are reproducible) so little compute goes to padding; evaluation runs over
 the dev set sorted by length; the word-embedding matrix (half of a small BERT's parameters) gets
 sparse gradients and a lazy Adam update instead of a dense 30k-row update every step; dropout
-masks come from a seeded pool of random bits instead of a serial per-element generator.
+masks come from a seeded pool of random bits instead of a serial per-element generator; the last
+layer's feed-forward part runs on labelled subwords only.
 """
 from __future__ import annotations
 

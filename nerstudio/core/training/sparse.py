@@ -87,16 +87,16 @@ def make_trainer_class(sparse_embeddings: bool, labelled_rows_only: bool = False
     from transformers import Trainer
 
     class NerTrainer(Trainer):
-        _pruner = False  # not looked up yet
-
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            if not labelled_rows_only or "labels" not in inputs:
-                return super().training_step(model, inputs, num_items_in_batch)
-            if self._pruner is False:
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pruner = None  # None also where the model's layout is not supported
+            if labelled_rows_only:
                 from .pruning import prune_last_layer
 
-                self._pruner = prune_last_layer(self.accelerator.unwrap_model(model))
-            if self._pruner is None:
+                self._pruner = prune_last_layer(self.model)
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            if self._pruner is None or "labels" not in inputs:
                 return super().training_step(model, inputs, num_items_in_batch)
             self._pruner.keep = inputs["labels"].to(self.args.device) != -100
             try:
