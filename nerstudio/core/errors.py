@@ -32,3 +32,16 @@ class ImportFormatError(NerStudioError):
 
 class StoreError(NerStudioError):
     """The project file cannot be opened or an operation on it is invalid."""
+
+
+class StaleEditError(StoreError):
+    """The sentence changed in the file (another window or process) since this view loaded it;
+    the edit was not applied. Reload the sentence and try again."""
+
+
+class ProjectBusyError(StoreError):
+    """Another process held the project's write lock for too long; nothing was written."""
+
+
+class ReadOnlyProjectError(StoreError):
+    """The project file (or its folder) is not writable: it is open for reading only."""
