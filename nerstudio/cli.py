@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -44,13 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="comma-separated entity types, e.g. PER,ORG,LOC,MISC")
 
     s = sub.add_parser("import", help="import annotated or raw data into a project",
-                       description="Formats: conll, jsonl (tokens + ner_tags), hf (a DatasetDict "
-                       "folder or a hub name), doccano, labelstudio, text. All files are imported "
-                       "in one transaction: on any error the project is left unchanged.")
+                       description="Formats: conll, jsonl (tokens + ner_tags), hf (a saved "
+                       "DatasetDict folder), hf-hub (a hub dataset name, also written hub:NAME), "
+                       "doccano, labelstudio, text. All files are imported in one transaction: on "
+                       "any error the project is left unchanged.")
     s.add_argument("project")
     s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--format", choices=["conll", "jsonl", "hf", "doccano", "labelstudio", "text"],
-                   help="input format (default: detected)")
+    s.add_argument("--format", choices=["conll", "jsonl", "hf", "hf-hub", "doccano", "labelstudio",
+                                        "text"], help="input format (default: detected)")
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"],
                    help="put every sentence in this split (default: from the source or file name)")
     s.add_argument("--split-ratio", type=_ratios, metavar="TRAIN,DEV,TEST",
@@ -63,11 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-sentence-split", action="store_true",
                    help="doccano / Label Studio: keep each record as one sentence")
 
-    s = sub.add_parser("export", help="export a project's sentences")
+    s = sub.add_parser("export", help="export a project's sentences",
+                       description="JSONL, hf and doccano keep each sentence's status; CoNLL has "
+                       "no place for it, so it holds labelled and reviewed sentences only unless "
+                       "--include-unlabelled. The output is written whole or not at all.")
     s.add_argument("project")
     s.add_argument("output", help="output file (a folder for --format hf)")
     s.add_argument("--format", choices=["conll", "jsonl", "hf", "doccano"], required=True)
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
+    s.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file (replace a non-empty hf folder)")
+    s.add_argument("--include-unlabelled", action="store_true",
+                   help="conll: write unlabelled sentences too (they read back as all-O gold)")
 
     s = sub.add_parser("train", help="fine-tune a model on a project's labelled sentences",
                        description="Trains on the labelled train split, evaluates on the dev split "
@@ -94,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eval-every", default=d.eval_every, help="'epoch' or a number of steps")
     s.add_argument("--max-steps", type=int, default=d.max_steps)
     s.add_argument("--batching", choices=["length", "random"], default=d.batching)
+    s.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes,
+                   help="also save a checkpoint this often, so a kill loses little (0: only at "
+                   "evaluations; default %(default)s)")
     s.add_argument("--label-all-subwords", action="store_true")
     s.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
 
@@ -114,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--all", action="store_true", help="labelled sentences too")
 
     s = sub.add_parser("stats", help="sentences, tokens and entities per label and split")
+    s.add_argument("project")
+    s.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("runs", help="list a project's training runs",
+                       description="A run whose training process is gone (killed, crashed) is "
+                       "marked interrupted first; continue it with train --resume RUN.")
     s.add_argument("project")
     s.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -161,11 +180,17 @@ def cmd_import(a) -> int:
 
 
 def cmd_export(a) -> int:
-    from .core.formats import export_file
+    from .core.formats import check_export_target, export_file, left_out
 
+    check_export_target(a.project, a.output, a.format, a.force)  # before the project is opened
     with _open(a.project) as store:
-        n = export_file(store, a.output, a.format, a.split)
+        n = export_file(store, a.output, a.format, a.split, force=a.force,
+                        include_unlabelled=a.include_unlabelled)
+        skipped = left_out(store, a.format, a.split, a.include_unlabelled)
     print(f"exported {n} sentences to {a.output}")
+    if skipped:
+        print(f"left out {skipped} unlabelled sentences ({a.format} has no status: they would "
+              "read back as gold); --include-unlabelled writes them", file=sys.stderr)
     return 0
 
 
@@ -176,14 +201,22 @@ def _predictor(model: str, project: str | None):
     if model.isdigit():
         if not project:
             raise NerStudioError("a run number needs --project")
-        from .core.runs import model_dir
+        from .core.runs import model_dir, reconcile
 
         with _open(project) as store:
+            reconcile(store)
             run_id = int(model)
             model = str(model_dir(store, run_id))
-    elif model != "embedded" and not Path(model).exists() and "/" not in model:
+    elif model != "embedded" and not Path(model).exists() and not _hub_name(model):
         raise NerStudioError(f"{model}: no such model folder")
     return Predictor(model), run_id
+
+
+def _hub_name(text: str) -> bool:
+    """``owner/name`` (a Hugging Face model id), never a path: ./x, /x, ~/x, a/b/c are folders."""
+    import re
+
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", text) is not None
 
 
 _COLOURS = ["\033[1;44m", "\033[1;43m", "\033[1;42m", "\033[1;45m", "\033[1;46m", "\033[1;41m"]
@@ -225,7 +258,10 @@ def cmd_preannotate(a) -> int:
 
 
 def cmd_stats(a) -> int:
+    from .core.runs import reconcile
+
     with _open(a.project) as store:
+        reconcile(store)
         stats = store.stats()
     if a.json:
         print(json.dumps(stats, indent=2))
@@ -239,6 +275,23 @@ def cmd_stats(a) -> int:
         if s:
             print(f"{split:<11}{s['sentences']:>10}{s['labelled']:>10}{s['tokens']:>10}"
                   f"{s['entities']:>10}" + "".join(f"{s['per_label'].get(l, 0):>8}" for l in labels))
+    return 0
+
+
+def cmd_runs(a) -> int:
+    from .core.runs import reconcile, run_folder
+
+    with _open(a.project) as store:
+        reconcile(store)
+        runs = [{"id": r["id"], "status": r["status"], "best_f1": r["best_f1"],
+                 "created_at": r["created_at"], "base_model": r["base_model"],
+                 "folder": str(run_folder(store, r)), "error": r["error"]} for r in store.runs()]
+    if a.json:
+        print(json.dumps(runs, indent=2))
+        return 0
+    for r in runs:
+        f1 = "-" if r["best_f1"] is None else f"{r['best_f1']:.4f}"
+        print(f"{r['id']:>4}  {r['status']:<12}{f1:>8}  {r['created_at']}  {r['folder']}")
     return 0
 
 
@@ -337,7 +390,8 @@ def cmd_train(a) -> int:
 
 
 COMMANDS = {"init": cmd_init, "import": cmd_import, "export": cmd_export, "stats": cmd_stats,
-            "train": cmd_train, "predict": cmd_predict, "preannotate": cmd_preannotate}
+            "runs": cmd_runs, "train": cmd_train, "predict": cmd_predict,
+            "preannotate": cmd_preannotate}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,11 +406,39 @@ def main(argv: list[str] | None = None) -> int:
             return run_app(getattr(args, "project", None))
         return COMMANDS[args.command](args)
     except NerStudioError as exc:
-        print(f"nerstudio: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), getattr(exc, "exit_code", 1))
+    except sqlite3.Error as exc:
+        where = getattr(args, "project", None) or "project"
+        return _fail(f"{where}: damaged or locked project file ({_one_line(exc)})")
+    except BrokenPipeError:
+        return _broken_pipe()
+    except OSError as exc:  # a file the user named cannot be read or written
+        return _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}"
+                     f"{exc.strerror or _one_line(exc)}")
     except KeyboardInterrupt:
         print("nerstudio: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _fail(message: str, code: int = 1) -> int:
+    """The one line a failed command prints (never a traceback)."""
+    print(f"nerstudio: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _broken_pipe() -> int:
+    """``nerstudio stats --json | head``: the reader left. Quiet, and no second error when Python
+    flushes stdout at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 if __name__ == "__main__":

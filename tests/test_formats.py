@@ -114,7 +114,8 @@ def test_jsonl_string_and_integer_tags(store, tmp_path):
 
 @pytest.mark.parametrize("record, message", [
     ({"tokens": ["a", "b"], "ner_tags": ["O"]}, "2 tokens but 1 tags"),
-    ({"tokens": ["a"]}, "needs 'tokens' and 'ner_tags'"),
+    ({"tokens": "a"}, "needs 'tokens' and 'ner_tags'"),
+    ({"tokens": ["a"], "ner_tags": ["O"], "status": "gold"}, "unknown status"),
     ({"tokens": ["a"], "ner_tags": [7]}, "integer tags need a label list"),
     ({"tokens": ["a b"], "ner_tags": ["O"]}, "without spaces"),
     ({"tokens": ["a"], "ner_tags": ["O"], "split": "nope"}, "unknown split"),

@@ -28,7 +28,9 @@ def test_create_open_and_pragmas(tmp_path):
         assert s.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     with ProjectStore(path) as s:  # reopening applies no migration twice
         assert s.label_set().names == ["PER"]
-    assert _rows(path, "SELECT count(*) FROM _sqlite_migrations")[0][0] == 2
+    from nerstudio.core.schema import migrations
+    n = len(migrations._migrations)
+    assert _rows(path, "SELECT count(*) FROM _sqlite_migrations")[0][0] == n
     with pytest.raises(StoreError):
         ProjectStore.create(path)
     with pytest.raises(StoreError, match="no such project"):
@@ -194,3 +196,12 @@ def test_an_action_that_reads_then_writes_survives_another_connections_commit(st
     thread.join(10)
     assert other_done == [True]
     assert store.meta("label") == 1 and store.meta("metrics") == 1
+
+
+def test_delete_run_metrics_after_a_step(store):
+    rid = store.create_run("tiny", {}, ["O"])
+    for step in (10, 20, 30):
+        store.add_run_metric(rid, "train", step, None, {"loss": 1.0})
+    assert store.delete_run_metrics(rid, after_step=15) == 2
+    assert [m["step"] for m in store.run_metrics(rid)] == [10]
+    assert store.delete_run_metrics(rid) == 1 and store.run_metrics(rid) == []

@@ -3,7 +3,8 @@
 Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR] [--model DIR]
 (also works with QT_QPA_PLATFORM=offscreen). Qt's xcb plugin under xvfb-run needs Debian's xvfb
 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0. Writes main-window.png, main-window-dark.png,
-train-view.png (the embedded model training on the demo project, mid-run) and, with --model (a
+label-manager.png, shortcut-sheet.png, train-view.png (the embedded model training on the demo
+project, mid-run) and, with --model (a
 trained model folder, e.g. one trained on CoNLL-2003), playground.png.
 """
 import sys
@@ -47,6 +48,8 @@ def main():
         window.close()
 
     shoot("main-window.png")
+    shoot_label_manager(app, project, settings, out)
+    shoot_shortcut_sheet(app, project, settings, out)
     shoot_training(app, project, settings, out)
     if a.model:
         shoot_playground(app, project, settings, out, a.model)
@@ -59,6 +62,42 @@ def main():
     app.setPalette(dark)
     shoot("main-window-dark.png")
     print(f"wrote screenshots to {out}")
+
+
+def _settle(app, n=20):
+    for _ in range(n):
+        app.processEvents()
+
+
+def shoot_label_manager(app, project, settings, out):
+    """Edit > Labels: the label manager over the main window (label-manager.png)."""
+    from nerstudio.ui.app import create_window
+    from nerstudio.ui.label_manager import LabelManager
+
+    window = create_window(str(project), settings=settings, offer_demo=False)
+    window.resize(1100, 640)
+    window.show()
+    dialog = LabelManager(window.session, window)
+    dialog.resize(420, 320)
+    dialog.show()
+    dialog.list.setCurrentRow(2)
+    _settle(app)
+    dialog.grab().save(str(out / "label-manager.png"))
+    dialog.close()
+    window.close()
+
+
+def shoot_shortcut_sheet(app, project, settings, out):
+    """Help > Keyboard and mouse (F1): every key and gesture (shortcut-sheet.png)."""
+    from nerstudio.ui.app import create_window
+
+    window = create_window(str(project), settings=settings, offer_demo=False)
+    window.resize(1100, 640)
+    window.show()
+    window.show_shortcuts()
+    _settle(app)
+    window._shortcut_sheet.grab().save(str(out / "shortcut-sheet.png"))
+    window.close()
 
 
 def shoot_training(app, project, settings, out):

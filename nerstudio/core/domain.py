@@ -47,6 +47,7 @@ class Sentence:
     status: str = "unlabelled"
     id: int | None = None
     columns: list[list[str]] | None = None  # extra CoNLL columns (POS, chunk...) kept for export
+    version: int = 0  # the store's change counter: an edit made on an older version is refused
 
     @property
     def words(self) -> list[str]:

@@ -9,3 +9,13 @@ def freeze_heap() -> None:
     the collector skips; refcounting still frees these objects when they are released."""
     gc.collect()
     gc.freeze()
+
+
+def release_heap() -> None:
+    """After a training run: frozen objects in reference cycles (the Trainer, the model's
+    modules, the run's callback classes and what they close over) are never collected, so a
+    frozen run would stay in memory for the life of the process (the GUI trains many). Thaw,
+    collect the run's cycles once, and freeze again what is still alive (torch, the GUI)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -4,18 +4,29 @@ The bridge between the store and the training engine, shared by ``nerstudio trai
 Train button. It opens its own store connection (it runs on a worker thread), hands the engine a
 frozen snapshot (plain data, so the user can keep annotating), and records the config, device,
 metric history and outcome of the run in the project file as events arrive.
+
+A run's folder is stored relative to the project file's folder, so a project moved or copied with
+its ``.runs`` folder finds its own models from any working directory. A running run names its
+process in ``owner.json``; :func:`reconcile` marks a run whose process is gone 'interrupted'.
 """
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .errors import StoreError
+from .errors import ReadOnlyProjectError, StoreError
 from .store import ProjectStore
 from .training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig,
                        TrainingData, train)
+from .training.engine import checkpoint_step, last_checkpoint
+
+OWNER_FILE = "owner.json"
+UNOWNED_GRACE_S = 120  # a run row is written a moment before its owner file
 
 LABELLED = ("labelled", "reviewed")
 
@@ -29,64 +40,202 @@ def snapshot(store: ProjectStore) -> TrainingData:
 
 
 def runs_dir(project: Path) -> Path:
-    return project.with_name(project.name + ".runs")
+    return Path(project).with_name(Path(project).name + ".runs")
+
+
+def _project_path(store_or_path) -> Path:
+    return Path(getattr(store_or_path, "path", store_or_path)).absolute()
+
+
+def run_folder(store_or_path, run: dict | int) -> Path:
+    """Where a run's files are. Rows store the folder relative to the project file's folder;
+    older rows hold an absolute or working-directory-relative path, which a moved or copied
+    project cannot trust: its own ``<project>.runs/<name>`` comes first, that path last."""
+    project = _project_path(store_or_path)
+    if isinstance(run, int):
+        if isinstance(store_or_path, ProjectStore):
+            run = store_or_path.run(run)
+        else:
+            with ProjectStore(project) as store:
+                run = store.run(run)
+    stored = Path(run.get("output_dir") or f"run-{run['id']}")
+    own = runs_dir(project) / stored.name
+    candidates = [own, stored] if stored.is_absolute() else [project.parent / stored, own]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def _stored_folder(project: Path, folder: Path) -> str:
+    """The ``output_dir`` value: relative to the project's folder (``p.nerproj.runs/run-3``)."""
+    return os.path.relpath(Path(folder).absolute(), _project_path(project).parent)
 
 
 def train_project(project: str | Path, config: TrainConfig,
                   on_event: Callable[[object], None] = lambda e: None,
                   should_stop: Callable[[], bool] = lambda: False,
                   resume_run: int | None = None, data: TrainingData | None = None):
-    """Train on a project (or resume one of its runs). Returns the final event."""
+    """Train on a project (or resume one of its runs). Returns the final event. A run left
+    by an exception (a second Ctrl+C) is marked 'interrupted' on the way out."""
     project = Path(project)
     with ProjectStore(project) as store:
         if resume_run is not None:
-            run = store.run(resume_run)
-            if run["status"] == "finished":
-                raise StoreError(f"run {resume_run} already finished; nothing to resume")
-            config = TrainConfig.from_dict(run["config"])
-            run_id, out = resume_run, Path(run["output_dir"])
-            store.update_run(run_id, status="running", error=None)
+            run_id, out, config = _claim_resume(store, resume_run)
         else:
             data = data if data is not None else snapshot(store)
             run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
             out = runs_dir(project) / f"run-{run_id}"
-            store.update_run(run_id, output_dir=str(out))
-        recorder = _Recorder(store, run_id, on_event)
+            _write_owner(out)
+            store.update_run(run_id, output_dir=_stored_folder(project, out))
+        recorder = _Recorder(store, run_id, on_event, store.run(run_id).get("best_f1"))
         t0 = time.perf_counter()
-        event = train(data, config, out,
-                      recorder, should_stop, resume=resume_run is not None)
-        _finish(store, run_id, event, time.perf_counter() - t0, recorder.best)
+        try:
+            event = train(data, config, out, recorder, should_stop,
+                          resume=resume_run is not None)
+        except BaseException:
+            store.update_run(run_id, status="interrupted", error="stopped by an error or abort")
+            raise
+        _finish(store, run_id, event, time.perf_counter() - t0, recorder.best_f1)
     return run_id, event
 
 
-class _Recorder:
-    """Writes each event to the store (one short transaction each), then passes it on."""
+def _claim_resume(store: ProjectStore, run_id: int) -> tuple[int, Path, TrainConfig]:
+    """Check a run can be resumed and mark it running, in one write transaction (two resumes
+    cannot both win). Metrics logged after the checkpoint it resumes from are dropped: the
+    resumed steps log them again."""
+    with store.transaction():
+        reconcile(store)
+        run = store.run(run_id)
+        if run["status"] == "finished":
+            raise StoreError(f"run {run_id} already finished; nothing to resume")
+        if run["status"] == "running":
+            raise StoreError(f"run {run_id} is still running ({_owner_text(run_folder(store, run))})"
+                             "; cancel it first")
+        out = run_folder(store, run)
+        if not out.is_dir():
+            raise StoreError(f"run {run_id}: no such run folder {out}")
+        checkpoint = last_checkpoint(out)
+        if checkpoint is not None:
+            _drop_metrics_after(store, run_id, checkpoint_step(checkpoint))
+        _write_owner(out)
+        store.update_run(run_id, status="running", error=None,
+                         output_dir=_stored_folder(store.path, out))
+    return run_id, out, TrainConfig.from_dict(run["config"])
 
-    def __init__(self, store: ProjectStore, run_id: int, forward):
+
+def _drop_metrics_after(store: ProjectStore, run_id: int, step: int) -> None:
+    # TODO(store): ProjectStore.delete_run_metrics(run_id, after_step) once the store has it.
+    with store.transaction():
+        store.db.execute("DELETE FROM run_metrics WHERE run_id = ? AND step > ?", (run_id, step))
+
+
+# -- who runs a run ------------------------------------------------------------------------------
+def _process_start(pid: int) -> str | None:
+    """The process's start time from /proc (so a reused pid is not taken for it); None when
+    there is no such live process (a zombie counts as dead)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _write_owner(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "start": _process_start(os.getpid()),
+             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    tmp = folder / (OWNER_FILE + ".part")
+    tmp.write_text(json.dumps(owner))
+    os.replace(tmp, folder / OWNER_FILE)
+
+
+def _read_owner(folder: Path) -> dict | None:
+    try:
+        owner = json.loads((folder / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+
+
+def _owner_text(folder: Path) -> str:
+    owner = _read_owner(folder) or {}
+    return f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
+
+
+def owner_alive(folder: Path, created_at: str | None = None) -> bool:
+    """Whether the process training this run may still be alive. Another host's process cannot
+    be checked from here: assumed alive. No owner file: alive for a short grace period."""
+    owner = _read_owner(folder)
+    if owner is None:
+        return _age_s(created_at) < UNOWNED_GRACE_S
+    if owner.get("host") != socket.gethostname() or os.name == "nt":
+        return True  # (os.kill on Windows would terminate the process, not probe it)
+    if Path("/proc/self/stat").exists():
+        start = _process_start(owner["pid"])
+        return start is not None and start == (owner.get("start") or start)
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _age_s(created_at: str | None) -> float:
+    import calendar
+
+    try:
+        return time.time() - calendar.timegm(time.strptime(created_at, "%Y-%m-%d %H:%M:%S"))
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def reconcile(store: ProjectStore) -> list[int]:
+    """Mark 'running' runs whose training process is gone (killed, crashed, machine restarted)
+    as 'interrupted', so they can be resumed; returns their ids. Call before listing or
+    opening runs (CLI and GUI). A read-only project is left as it is."""
+    stale = [r for r in store.runs() if r["status"] == "running"
+             and not owner_alive(run_folder(store, r), r.get("created_at"))]
+    try:
+        for run in stale:
+            store.update_run(run["id"], status="interrupted",
+                             error="the training process ended before the run finished")
+    except ReadOnlyProjectError:
+        return []
+    return [r["id"] for r in stale]
+
+
+class _Recorder:
+    """Writes each event to the store (one short transaction each), then passes it on.
+    ``best_f1`` starts from the run's stored best, so a resumed run never lowers it."""
+
+    def __init__(self, store: ProjectStore, run_id: int, forward, best_f1: float | None = None):
         self.store, self.run_id, self.forward = store, run_id, forward
-        self.best = None
+        self.best_f1 = best_f1
 
     def __call__(self, event):
         if isinstance(event, Started):
-            self.store.update_run(self.run_id, device=f"{event.device} ({event.device_name})")
+            resolved = {"config": event.config} if event.config else {}  # "auto" values filled
+            self.store.update_run(self.run_id, device=f"{event.device} ({event.device_name})",
+                                  **resolved)
         elif isinstance(event, Step):
             self.store.add_run_metric(self.run_id, "train", event.step, event.epoch,
                                       {"loss": event.loss, "learning_rate": event.learning_rate,
                                        "sentences_per_s": event.sentences_per_s})
         elif isinstance(event, Evaluation):
             self.store.add_run_metric(self.run_id, "eval", event.step, event.epoch, asdict(event))
-            if self.best is None or event.f1 > self.best.f1:
-                self.best = event
+            if self.best_f1 is None or event.f1 > self.best_f1:
+                self.best_f1 = event.f1
                 self.store.update_run(self.run_id, best_f1=event.f1)
         self.forward(event)
 
 
-def _finish(store: ProjectStore, run_id: int, event, seconds: float, best) -> None:
+def _finish(store: ProjectStore, run_id: int, event, seconds: float, best_f1) -> None:
     fields = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "duration_s": seconds}
     if isinstance(event, Finished):
+        scores = [f for f in (best_f1, event.best_metrics.get("f1")) if f is not None]
         fields.update(status="finished", best_checkpoint=event.best_checkpoint,
                       final_metrics=event.final_metrics, best_metrics=event.best_metrics,
-                      best_f1=event.best_metrics.get("f1"))
+                      best_f1=max(scores) if scores else None)
     elif isinstance(event, Cancelled):
         fields.update(status="cancelled", best_checkpoint=event.checkpoint,
                       best_metrics=event.best_metrics)
@@ -96,8 +245,11 @@ def _finish(store: ProjectStore, run_id: int, event, seconds: float, best) -> No
 
 
 def model_dir(store: ProjectStore, run_id: int) -> Path:
-    """The saved Hugging Face folder of a finished run."""
+    """The saved Hugging Face folder of a finished run (found wherever the project now is)."""
     run = store.run(run_id)
     if run["status"] != "finished" or not run["output_dir"]:
         raise StoreError(f"run {run_id} has no final model (status {run['status']})")
-    return Path(run["output_dir"]) / "model"
+    folder = run_folder(store, run) / "model"
+    if not folder.is_dir():
+        raise StoreError(f"run {run_id}: no such model folder {folder}")
+    return folder

@@ -122,3 +122,49 @@ def m002_fulltext(db: Database) -> None:
         'CREATE TRIGGER sentences_au AFTER UPDATE OF text ON sentences BEGIN '
         "INSERT INTO sentences_fts (sentences_fts, rowid, text) VALUES('delete', old.rowid, old.text); "
         "INSERT INTO sentences_fts (rowid, text) VALUES (new.rowid, new.text); END")
+
+
+# ``PRAGMA application_id`` of every nerstudio project ("NERS"): how the store tells its own files
+# from other applications' SQLite files before it writes anything to them.
+APPLICATION_ID = 0x4E455253
+
+
+@migrations()
+def m003_integrity(db: Database) -> None:
+    """Data-integrity fixes (issue #12). Needs ``PRAGMA foreign_keys = OFF`` (the store sets it):
+
+    - ``application_id`` marks the file as a nerstudio project;
+    - ``sentences.version`` counts changes of a sentence's spans/status (stale views are refused);
+    - ``edits.origin`` + ``sessions``: undo/redo act on the store instance's own edits;
+    - ``labels`` rebuilt with AUTOINCREMENT so a deleted label's id is never reused (edits keep
+      label ids), seeded above every id the undo history mentions; ``label_redirects`` records
+      merges so an old edit's span follows its label into the merge target."""
+    if db.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("m003 rebuilds 'labels': run it with PRAGMA foreign_keys = OFF")
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("ALTER TABLE sentences ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE edits ADD COLUMN origin TEXT")
+    db.execute("CREATE INDEX edits_origin ON edits(origin, undone, id)")
+    db.execute("CREATE TABLE sessions (origin TEXT PRIMARY KEY, pid INTEGER NOT NULL, "
+               "host TEXT NOT NULL, started TEXT NOT NULL DEFAULT '', "  # process start time
+               "opened_at TEXT NOT NULL DEFAULT (datetime('now')))")
+    db.execute("CREATE TABLE label_redirects (old_id INTEGER PRIMARY KEY, new_id INTEGER NOT NULL)")
+    highest = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM labels), 0), coalesce((SELECT max("
+        "json_extract(j.value, '$[2]')) FROM edits e, json_each(e.before, '$.spans') j), 0), "
+        "coalesce((SELECT max(json_extract(j.value, '$[2]')) FROM edits e, "
+        "json_each(e.after, '$.spans') j), 0))").fetchone()[0]
+    db.execute("""CREATE TABLE labels_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE CHECK (name <> '' AND name NOT LIKE '% %'),
+    colour TEXT NOT NULL,
+    position INTEGER NOT NULL
+)""")
+    db.execute("INSERT INTO labels_new(id, name, colour, position) "
+               "SELECT id, name, colour, position FROM labels")
+    db.execute("DROP TABLE labels")
+    db.execute("ALTER TABLE labels_new RENAME TO labels")
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'labels'")
+    db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('labels', ?)", (highest,))
+    if db.execute("PRAGMA foreign_key_check(spans)").fetchone() is not None:
+        raise RuntimeError("m003: spans reference a missing label")

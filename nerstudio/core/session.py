@@ -9,10 +9,12 @@ call ``notify_*``.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import StoreError
+from .labels import valid_colour, valid_label_name
 from .store import ProjectStore
 
 
@@ -44,94 +46,211 @@ class ProjectSession:
     - ``sentences_changed()``: many sentences may have changed (import, merge, delete, another
       process wrote to the file);
     - ``runs_changed()``: a run was created, finished, failed or deleted;
-    - ``active_model_changed(run_id | None)``.
+    - ``active_model_changed(run_id | None)``;
+    - ``label_replaced(old, new | None)``: just before the ``labels_changed`` of a rename
+      (``new``), merge (the target) or delete (None), so a view showing ``old`` (a filter, the
+      active label) can follow it.
+
+    ``poll()`` (call it on a timer) emits the same events when another process or connection
+    committed to the file.
     """
 
     def __init__(self, store: ProjectStore):
         self.store = store
         self.labels_changed = Event("labels_changed")
+        self.label_replaced = Event("label_replaced")
         self.sentence_changed = Event("sentence_changed")
         self.sentences_changed = Event("sentences_changed")
         self.runs_changed = Event("runs_changed")
         self.active_model_changed = Event("active_model_changed")
+        self._data_version = self.data_version()
+        self._signature = self._content_signature() if self._data_version is not None else None
 
     @classmethod
-    def open(cls, path: str | Path) -> "ProjectSession":
-        return cls(ProjectStore(path))
+    def open(cls, path: str | Path, read_only: bool = False,
+             busy_timeout: float | None = None) -> "ProjectSession":
+        """Open ``path``. ``read_only`` and ``busy_timeout`` (seconds) are passed on to the store
+        when it supports them (the GUI opens with a short busy timeout so a click never hangs)."""
+        kw = {"read_only": read_only or None, "busy_timeout": busy_timeout}
+        return cls(ProjectStore(path, **_supported(ProjectStore, kw)))
 
     @property
     def path(self) -> Path:
         return self.store.path
 
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.store, "read_only", False))
+
     def close(self) -> None:
         self.store.close()
 
     # -- labels -----------------------------------------------------------------------------------
+    @staticmethod
+    def _check_name(name: str) -> None:
+        reason = valid_label_name(name)
+        if reason:
+            raise StoreError(reason)
+
     def add_label(self, name: str, colour: str | None = None) -> None:
+        self._check_name(name)
+        if colour is not None and not valid_colour(colour):
+            raise StoreError(f"invalid colour {colour!r}: expected #rrggbb")
         self.store.add_label(name, colour)
+        self._note_own_write()
         self.labels_changed.emit()
 
     def rename_label(self, old: str, new: str) -> int:
+        self._check_name(new)
         n = self.store.rename_label(old, new)
+        self._note_own_write()
+        self.label_replaced.emit(old, new)
         self.labels_changed.emit()
         self.sentences_changed.emit()
         return n
 
     def recolour_label(self, name: str, colour: str) -> None:
+        if not valid_colour(colour):
+            raise StoreError(f"invalid colour {colour!r}: expected #rrggbb")
         self.store.recolour_label(name, colour)
+        self._note_own_write()
         self.labels_changed.emit()
 
     def reorder_labels(self, names: list[str]) -> None:
         self.store.reorder_labels(names)
+        self._note_own_write()
         self.labels_changed.emit()
 
     def merge_labels(self, source: str, target: str) -> int:
         n = self.store.merge_labels(source, target)
+        self._note_own_write()
+        self.label_replaced.emit(source, target)
         self.labels_changed.emit()
         self.sentences_changed.emit()
         return n
 
     def delete_label(self, name: str) -> int:
         n = self.store.delete_label(name)
+        self._note_own_write()
+        self.label_replaced.emit(name, None)
         self.labels_changed.emit()
         self.sentences_changed.emit()
         return n
 
     # -- annotation -------------------------------------------------------------------------------
     def set_spans(self, sentence_id: int, spans, status: str | None = None, **kw) -> None:
+        """``expected_version=`` (the version the view showed) refuses a stale edit with
+        StaleEditError; it is dropped, as are other keywords set to None, when the store does
+        not support it yet."""
         try:
-            self.store.set_spans(sentence_id, spans, status, **kw)
+            self.store.set_spans(sentence_id, spans, status,
+                                 **_supported(self.store.set_spans, kw))
         finally:  # also on a refused (stale) edit: the view must show what the file holds
             self.sentence_changed.emit(sentence_id)
+            self._note_own_write()
 
     def set_status(self, sentence_id: int, status: str, **kw) -> None:
         try:
-            self.store.set_status(sentence_id, status, **kw)
+            self.store.set_status(sentence_id, status, **_supported(self.store.set_status, kw))
         finally:
             self.sentence_changed.emit(sentence_id)
+            self._note_own_write()
 
     def clear_predictions(self, sentence_id: int) -> None:
-        self.store.clear_predictions(sentence_id)
-        self.sentence_changed.emit(sentence_id)
+        try:
+            self.store.clear_predictions(sentence_id)
+        finally:
+            self.sentence_changed.emit(sentence_id)
+            self._note_own_write()
 
     def undo(self) -> int | None:
         sid = self.store.undo()
+        self._note_own_write()
         if sid is not None:
             self.sentence_changed.emit(sid)
         return sid
 
     def redo(self) -> int | None:
         sid = self.store.redo()
+        self._note_own_write()
         if sid is not None:
             self.sentence_changed.emit(sid)
         return sid
 
     def notify_sentences_changed(self) -> None:
         """After an import or pre-annotation worker finished (or the file changed on disk)."""
+        self._note_own_write()
         self.sentences_changed.emit()
+
+    # -- other processes --------------------------------------------------------------------------
+    def data_version(self) -> int | None:
+        """SQLite's ``PRAGMA data_version`` on this store's connection: changes when another
+        connection (another window, process or a worker thread) committed. None if unknown."""
+        fn = getattr(self.store, "data_version", None)
+        try:
+            if fn is not None:
+                return fn()
+            return self.store._scalar("PRAGMA data_version")
+        except Exception:  # noqa: BLE001  (a closed store: nothing to poll)
+            return None
+
+    def _content_signature(self) -> tuple:
+        """Cheap summary of what views show (indexed maxima and counts, not a scan of spans):
+        tells a foreign commit that changed sentences from one that only logged run metrics."""
+        q = self.store._q
+        labels = tuple(q("SELECT name, colour, position FROM labels ORDER BY id"))
+        sentences = (q("SELECT max(id), count(*) FROM sentences")[0]
+                     + q("SELECT max(id), count(*) FILTER (WHERE undone = 1) FROM edits")[0]
+                     + q("SELECT max(rowid), count(*) FROM predictions")[0])
+        runs = tuple(q("SELECT id, status FROM runs ORDER BY id"))
+        active = self.store.meta("active_run")
+        return labels, sentences, runs, active
+
+    def _note_own_write(self) -> None:
+        """Our own commits do not change data_version; the next poll re-reads the signature so it
+        does not mistake them for another process's (done there, not on the click's path)."""
+        self._own_writes = True
+
+    def _note_signature(self) -> None:
+        try:
+            self._signature = self._content_signature()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def poll(self) -> bool:
+        """Emit the events for what another connection committed since the last poll (call it
+        about once a second from a timer). Returns True when anything views show changed."""
+        version = self.data_version()
+        if version is None:
+            return False
+        if version == self._data_version:
+            if getattr(self, "_own_writes", False):
+                self._own_writes = False
+                self._note_signature()
+            return False
+        self._data_version = version
+        self._own_writes = False
+        try:
+            signature = self._content_signature()
+        except Exception:  # noqa: BLE001  (locked for a moment: try again next time)
+            return False
+        old, self._signature = self._signature, signature
+        if old == signature:
+            return False
+        old = old or ((), (), (), None)
+        if old[0] != signature[0]:
+            self.labels_changed.emit()
+        if old[0] != signature[0] or old[1] != signature[1]:
+            self.sentences_changed.emit()
+        if old[2] != signature[2]:
+            self.runs_changed.emit()
+        if old[3] != signature[3]:
+            self.active_model_changed.emit(signature[3])
+        return True
 
     # -- runs and the active model ----------------------------------------------------------------
     def notify_runs_changed(self) -> None:
+        self._note_own_write()
         self.runs_changed.emit()
 
     @property
@@ -162,4 +281,20 @@ class ProjectSession:
                 raise StoreError(f"run {run_id}: its model folder {folder} is missing "
                                  "(moved or deleted?)")
         self.store.set_meta("active_run", run_id)
+        self._note_own_write()
         self.active_model_changed.emit(run_id)
+
+
+def _supported(fn, kw: dict) -> dict:
+    """``kw`` without None values and without names ``fn`` does not accept (the store gains
+    ``read_only`` / ``busy_timeout`` / ``expected_version`` in a parallel change)."""
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if not kw:
+        return kw
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return kw
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kw
+    return {k: v for k, v in kw.items() if k in params}

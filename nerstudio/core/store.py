@@ -7,24 +7,41 @@ opens its own :class:`ProjectStore` (sqlite3 connections are not shared across t
 Gold spans live in ``spans`` (token indices, label id), model predictions in ``predictions`` (kept
 apart, with scores). Every annotation edit records its before/after state in ``edits``, so undo and
 redo survive a restart.
+
+Integrity (issue #12): a file is checked read-only before anything writes to it (ours by
+``application_id``, not damaged by ``quick_check``); an unwritable project opens read-only; a write
+waits ``busy_timeout`` for another process's lock, then raises ProjectBusyError; an import holds the
+lock only to copy rows it has already read; ``sentences.version`` refuses edits made on a stale view;
+undo/redo act on this instance's own edits (``origin``) and refuse a step whose sentence changed
+since; label ids are never reused and merges are remembered, so old edits never land on a new label.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
+import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.request import pathname2url
 
 from sqlite_utils import Database
 
 from .domain import DEFAULT_COLOURS, SPLITS, STATUSES, Label, LabelSet, Sentence, Span, Token
-from .errors import StoreError, TagError
+from .errors import ProjectBusyError, ReadOnlyProjectError, StaleEditError, StoreError, TagError
 from .iob import check_spans
-from .schema import migrations
+from .schema import APPLICATION_ID, migrations
 
-_SENTENCE_COLUMNS = "id, document_id, position, text, tokens, starts, columns, split, status"
+_SENTENCE_COLUMNS = ("id", "document_id", "position", "text", "tokens", "starts", "columns",
+                     "split", "status", "version")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HOST = socket.gethostname()
+# edits.undone: 0 = applied, 1 = undone (redo branch), 2 = refused as stale and dropped from history
+_APPLIED, _UNDONE, _DROPPED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -47,39 +64,191 @@ class SentenceRow:
     has_predictions: bool
 
 
+@dataclass
+class _ImportBatch:
+    """An import read and checked into TEMP tables, so the write lock is held only to copy it."""
+
+    documents: int = 0
+    sentences: int = 0
+    labels: list[str] = field(default_factory=list)  # new labels, in order of first use
+
+
+# Staging tables of an import (1-based ``i`` / ``doc`` / ``sent`` numbers within the import).
+_STAGING = (
+    "DROP TABLE IF EXISTS temp.import_documents",
+    "DROP TABLE IF EXISTS temp.import_sentences",
+    "DROP TABLE IF EXISTS temp.import_spans",
+    "CREATE TEMP TABLE import_documents (i INTEGER PRIMARY KEY, name, source, header)",
+    "CREATE TEMP TABLE import_sentences (i INTEGER PRIMARY KEY, doc, position, text, tokens, "
+    "starts, columns, split, status, n_entities)",
+    'CREATE TEMP TABLE import_spans (sent, start, "end", label)',
+)
+
+
 def _tokens_from_row(text: str, tokens_json: str, starts_json: str) -> list[Token]:
     return [Token(w, s, s + len(w)) for w, s in zip(json.loads(tokens_json), json.loads(starts_json))]
 
 
-class ProjectStore:
-    """A project file. Open one per thread; close it (or use ``with``) when done."""
+_HAS_PROC = Path("/proc/self/stat").exists()
 
-    def __init__(self, path: str | Path, create: bool = False):
-        self.path = Path(path)
-        if not create and not self.path.exists():
-            raise StoreError(f"{self.path}: no such project (create it with 'nerstudio init')")
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time (from /proc, so a reused pid is not taken for it); None when
+    there is no such live process (a zombie counts as dead). Without /proc: "" when alive."""
+    if not _HAS_PROC:
         try:
-            self.db = Database(self.path)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA busy_timeout = 5000")
-            self.db.enable_wal()
-            # NORMAL under WAL: a commit is in the WAL (in the OS) when set_spans returns, so
-            # killing the app loses no edit and the file never corrupts; FULL would also survive
-            # a power cut, at an fsync per click (milliseconds to tens of ms on a busy disk).
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            migrations.apply(self.db)
-        except Exception as exc:  # sqlite3.DatabaseError for a non-SQLite file, etc.
-            if isinstance(exc, StoreError):
-                raise
-            raise StoreError(f"{self.path}: not a nerstudio project ({exc})") from exc
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:  # PermissionError: another user's live process
+            pass
+        return ""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].decode().split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file. ``mode=ro`` first; a WAL file in a folder we
+    cannot write (no -shm can be made) needs ``immutable=1`` (which then ignores a -wal file)."""
+    uri = "file:" + pathname2url(str(path.absolute()))
+    con = sqlite3.connect(uri + "?mode=ro", uri=True)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.OperationalError:  # "unable to open database file": no -shm possible
+        con.close()
+    return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
+
+
+def _check_project_file(path: Path) -> None:
+    """Refuse, without writing a byte, a file that is not a healthy nerstudio project: empty,
+    not SQLite, another application's database, or damaged (``PRAGMA quick_check``)."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a nerstudio project")
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if not header:
+        raise StoreError(f"{path}: is empty, not a nerstudio project")
+    if not header.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"{path}: not a nerstudio project (not an SQLite file)")
+    try:
+        con = _connect_read_only(path)
+        try:
+            _check_ours(con, path)
+            problem = con.execute("PRAGMA quick_check(1)").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+            raise StoreError(f"{path}: cannot be opened ({exc})") from exc
+        raise StoreError(f"{path}: the project file is damaged ({exc})") from exc
+    if problem != "ok":
+        problem = " ".join(problem.split())  # one line
+        raise StoreError(f"{path}: the project file is damaged (integrity check: {problem})")
+
+
+def _check_ours(con: sqlite3.Connection, path: Path) -> None:
+    """Ours: our application_id, or (made before it was set) nerstudio migration rows."""
+    app_id = con.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return
+    if app_id == 0 and con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+    ).fetchone() and con.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1",
+            (migrations.name,)).fetchone():
+        return
+    raise StoreError(f"{path}: not a nerstudio project (an SQLite file of another application)")
+
+
+class ProjectStore:
+    """A project file. Open one per thread; close it (or use ``with``) when done.
+
+    ``read_only``: open for reading only (also chosen by itself when the file or its folder is
+    not writable); every write then raises :class:`ReadOnlyProjectError`. ``busy_timeout``:
+    seconds a write waits for another process's write lock before :class:`ProjectBusyError`;
+    long for background writers and the CLI, short (about 2 s) for the GUI thread."""
+
+    def __init__(self, path: str | Path, create: bool = False, *, read_only: bool = False,
+                 busy_timeout: float | None = 30.0):
+        self.path = Path(path)
+        self.origin = uuid.uuid4().hex  # this instance's edits, for undo/redo
+        self.busy_timeout = 30.0 if busy_timeout is None else busy_timeout
+        self._in_sessions = False
+        exists = self.path.exists()
+        if not create and not exists:
+            raise StoreError(f"{self.path}: no such project (create it with 'nerstudio init')")
+        fresh = create and (not exists or self.path.stat().st_size == 0)
+        if not fresh:
+            _check_project_file(self.path)  # read-only checks before anything writes
+        self._read_only_reason = "opened for reading only" if read_only else (
+            None if fresh else self._unwritable_reason())
+        self.read_only = self._read_only_reason is not None
+        self.db = None
+        try:
+            if self.read_only:
+                self._open_read_only()
+            else:
+                self._open_writable()
+        except BaseException as exc:
+            if self.db is not None:
+                self.db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from exc
+            raise
+
+    def _unwritable_reason(self) -> str | None:
+        if not os.access(self.path, os.W_OK):
+            return "the file is not writable"
+        if not os.access(self.path.absolute().parent, os.W_OK):
+            return "its folder is not writable"
+        return None
+
+    def _open_writable(self) -> None:
+        self.db = Database(self.path)
+        self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        self.db.enable_wal()
+        # NORMAL under WAL: a commit is in the WAL (in the OS) when set_spans returns, so
+        # killing the app loses no edit and the file never corrupts; FULL would also survive
+        # a power cut, at an fsync per click (milliseconds to tens of ms on a busy disk).
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        if migrations.pending(self.db):
+            self._migrate()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._version_column = "version"
+
+    def _migrate(self) -> None:
+        """All pending migrations in one write transaction (two processes opening an old file
+        at once: the second waits, then finds nothing pending), foreign keys off for rebuilds."""
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.transaction():
+                migrations.apply(self.db)
+        except (RuntimeError, ValueError) as exc:  # a migration's own check failed: rolled back
+            raise StoreError(f"{self.path}: cannot upgrade this project file ({exc}); "
+                             "nothing was changed") from exc
+
+    def _open_read_only(self) -> None:
+        self.db = Database(_connect_read_only(self.path))
+        self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        # a file of an older nerstudio cannot be upgraded read-only: read it as it is
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(sentences)").fetchall()}
+        self._version_column = "version" if "version" in cols else "0"
 
     @classmethod
-    def create(cls, path: str | Path, name: str | None = None,
-               labels: Iterable[str] = ()) -> "ProjectStore":
+    def create(cls, path: str | Path, name: str | None = None, labels: Iterable[str] = (),
+               *, busy_timeout: float = 30.0) -> "ProjectStore":
         path = Path(path)
         if path.exists():
             raise StoreError(f"{path}: already exists")
-        store = cls(path, create=True)
+        store = cls(path, create=True, busy_timeout=busy_timeout)
         with store.transaction():
             store.set_meta("name", name or path.stem)
             for label in labels:
@@ -87,6 +256,16 @@ class ProjectStore:
         return store
 
     def close(self) -> None:
+        """Close; a session registered by an edit is removed (its edits become undoable by the
+        next opener). Best effort: if the file is busy, the dead pid says the same later."""
+        if self._in_sessions and not self.read_only:
+            try:
+                self.db.execute("PRAGMA busy_timeout = 1000")
+                with self.transaction():
+                    self.db.execute("DELETE FROM sessions WHERE origin = ?", (self.origin,))
+                self._in_sessions = False
+            except StoreError:
+                pass
         self.db.close()
 
     def __enter__(self) -> "ProjectStore":
@@ -95,6 +274,31 @@ class ProjectStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _error(self, exc: sqlite3.Error) -> Exception:
+        """The project error for an sqlite3 error; constraint and API misuse errors are bugs of
+        the caller and pass unchanged."""
+        if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                            sqlite3.InterfaceError)):
+            return exc
+        msg = str(exc).lower()
+        if "locked" in msg or "busy" in msg:
+            return ProjectBusyError(f"another nerstudio process is writing to {self.path}; "
+                                    f"try again (waited {self.busy_timeout:g} s)")
+        if "readonly" in msg or "read-only" in msg:
+            return ReadOnlyProjectError(self._read_only_message())
+        if "malformed" in msg or "not a database" in msg or "disk i/o" in msg:
+            return StoreError(f"{self.path}: the project file is damaged ({exc})")
+        return StoreError(f"{self.path}: {exc}")
+
+    def _read_only_message(self) -> str:
+        return (f"{self.path} is open read-only ({self._read_only_reason or 'not writable'}); "
+                "nothing was changed")
+
+    def data_version(self) -> int:
+        """Changes when ANOTHER connection commits to the file: poll it (e.g. once a second) and
+        reload the views when it moved."""
+        return self._scalar("PRAGMA data_version")
+
     @contextmanager
     def transaction(self):
         """One user action: all of it commits, or none of it (nested calls become savepoints).
@@ -102,27 +306,50 @@ class ProjectStore:
         The outermost one is ``BEGIN IMMEDIATE``: it takes the write lock first (waiting up to
         the busy timeout for another thread's write, e.g. a training run recording metrics). A
         plain deferred ``BEGIN`` that reads and then writes fails at once with "database is
-        locked" when another connection committed in between, and SQLite gives no retry."""
+        locked" when another connection committed in between, and SQLite gives no retry.
+        sqlite3 errors leave as project errors (busy, read-only, damaged)."""
+        if self.read_only:
+            raise ReadOnlyProjectError(self._read_only_message())
         conn = self.db.conn
         if conn.in_transaction:
             with self.db.atomic():
                 yield
             return
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         try:
             yield
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error) and self._error(exc) is not exc:
+                raise self._error(exc) from exc
             raise
 
     def _q(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        return self.db.execute(sql, tuple(params)).fetchall()
+        try:
+            return self.db.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     def _scalar(self, sql: str, params: Iterable = ()):
-        row = self.db.execute(sql, tuple(params)).fetchone()
-        return row[0] if row else None
+        rows = self._q(sql, params)
+        return rows[0][0] if rows else None
+
+    def _sentence_columns(self, alias: str = "") -> str:
+        """The columns of a Sentence (``version`` reads as 0 in an old file opened read-only)."""
+        cols = [f"{alias}{c}" for c in _SENTENCE_COLUMNS[:-1]]
+        version = self._version_column
+        return ", ".join(cols + [f"{alias}{version}" if version == "version" else version])
 
     # -- metadata -------------------------------------------------------------------------------
     def set_meta(self, key: str, value) -> None:
@@ -194,19 +421,27 @@ class ProjectStore:
             return self._scalar("SELECT count(*) FROM spans WHERE label_id = ?", [lid])
 
     def merge_labels(self, source: str, target: str) -> int:
-        """Relabel every ``source`` span as ``target`` and drop ``source``. Returns spans changed."""
+        """Relabel every ``source`` span as ``target`` and drop ``source``. Returns spans changed.
+        The merge is recorded in ``label_redirects`` so that undo/redo of an older edit puts a
+        ``source`` span under ``target`` instead of dropping it."""
         with self.transaction():
             src, dst = self._label_id(source), self._label_id(target)
             if src == dst:
                 raise StoreError("cannot merge a label into itself")
+            self.db.execute("UPDATE sentences SET version = version + 1 WHERE id IN "
+                            "(SELECT sentence_id FROM spans WHERE label_id = ?)", (src,))
             changed = self.db.execute("UPDATE spans SET label_id = ? WHERE label_id = ?",
                                       (dst, src)).rowcount
+            self.db.execute("UPDATE label_redirects SET new_id = ? WHERE new_id = ?", (dst, src))
+            self.db.execute("INSERT OR REPLACE INTO label_redirects(old_id, new_id) VALUES (?, ?)",
+                            (src, dst))
             self.db.execute("UPDATE predictions SET label = ? WHERE label = ?", (target, source))
             self.db.execute("DELETE FROM labels WHERE id = ?", (src,))
             return changed
 
     def delete_label(self, name: str) -> int:
-        """Delete a label and every span of it (those tokens become O). Returns spans removed."""
+        """Delete a label and every span of it (those tokens become O). Returns spans removed.
+        Undo/redo of an older edit drops that label's spans (its id is never reused)."""
         with self.transaction():
             lid = self._label_id(name)
             affected = [r[0] for r in self._q(
@@ -218,9 +453,10 @@ class ProjectStore:
             return removed
 
     def _refresh_entity_counts(self, sentence_ids: list[int]) -> None:
+        """After a bulk span change: recount, and bump ``version`` (open views are now stale)."""
         self.db.conn.executemany(
-            "UPDATE sentences SET n_entities = "
-            "(SELECT count(*) FROM spans WHERE sentence_id = ?) WHERE id = ?",
+            "UPDATE sentences SET n_entities = (SELECT count(*) FROM spans WHERE sentence_id = ?),"
+            " version = version + 1 WHERE id = ?",
             [(i, i) for i in sentence_ids])
 
     # -- import ---------------------------------------------------------------------------------
@@ -228,78 +464,122 @@ class ProjectStore:
                      split: str | None = None, ratios: tuple[float, float, float] | None = None,
                      seed: int = 42, on_progress: Callable[[int], None] | None = None,
                      chunk: int = 2000) -> int:
-        """Insert sentences (and document boundaries) from an importer in ONE transaction.
+        """Insert sentences (and document boundaries) from an importer, all or nothing.
 
-        Items are consumed as a stream and written in chunks, so memory stays flat; any error
-        (a bad line raised by the importer, a bad span) rolls the whole import back. ``split``
-        overrides the source's splits; ``ratios`` assigns train/dev/test at random with ``seed``.
-        Returns the number of sentences imported."""
+        The whole stream is read and checked first into this connection's TEMP tables, without
+        the write lock (an importer's ImportFormatError then leaves the project untouched, and
+        memory stays flat); the rows are then copied in ONE short transaction, so a training
+        run's metric writes or the GUI wait only for that copy (~0.3 s for CoNLL train), not for
+        parsing. ``split`` overrides the source's splits;
+        ``ratios`` assigns train/dev/test at random with ``seed``. ``on_progress(n)`` is called
+        every ``chunk`` sentences read. Returns the number of sentences imported."""
+        if self.read_only:
+            raise ReadOnlyProjectError(self._read_only_message())
         if split is not None and split not in SPLITS:
             raise StoreError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
-        rng = random.Random(seed)
-        n = 0
-        n = self._import(items, source, split, ratios, rng, on_progress, chunk)
+        # inside a caller's transaction the staging rows join it; otherwise they are committed
+        # to the temp tables chunk by chunk (that takes no lock on the project)
+        self._staging_commits = not self.db.conn.in_transaction
+        try:
+            batch = self._read_import(items, source, split, ratios, random.Random(seed),
+                                      on_progress, chunk)
+            n = self._write_import(batch)
+        finally:
+            self._drop_staging()
         if on_progress:
             on_progress(n)
         return n
 
-    def _import(self, items, source, split, ratios, rng, on_progress, chunk) -> int:
-        n = 0
+    def _read_import(self, items, source, split, ratios, rng, on_progress, chunk) -> _ImportBatch:
+        """Read the stream into TEMP tables (this connection's temp file, not the project: no
+        lock on it, memory flat however large the input), ``chunk`` rows at a time."""
+        batch, conn = _ImportBatch(), self.db.conn
+        for sql in _STAGING:
+            conn.execute(sql)
+        known = set(self._label_ids())
+        sent_rows, span_rows, position = [], [], 0
+        for item in items:
+            if isinstance(item, DocumentStart):
+                batch.documents += 1
+                conn.execute("INSERT INTO temp.import_documents VALUES (?, ?, ?, ?)",
+                             (batch.documents, item.name, source, item.header))
+                position = 0
+                continue
+            if not batch.documents:
+                batch.documents = 1
+                conn.execute("INSERT INTO temp.import_documents VALUES (1, ?, ?, NULL)",
+                             (Path(source).name or "document", source))
+            batch.sentences += 1
+            for span in item.spans:
+                if span.label not in known:
+                    self._check_label_name(span.label)
+                    known.add(span.label)
+                    batch.labels.append(span.label)
+                span_rows.append((batch.sentences, span.start, span.end, span.label))
+            sent_split = _draw_split(rng, ratios) if ratios is not None else split or item.split
+            sent_rows.append((
+                batch.sentences, batch.documents, position, item.text,
+                json.dumps(item.words, ensure_ascii=False),
+                json.dumps([t.start for t in item.tokens]),
+                json.dumps(item.columns, ensure_ascii=False) if item.columns else None,
+                sent_split, item.status, len(item.spans)))
+            position += 1
+            if len(sent_rows) >= chunk:
+                self._stage(sent_rows, span_rows)
+                if on_progress:
+                    on_progress(batch.sentences)
+        self._stage(sent_rows, span_rows)
+        return batch
+
+    def _stage(self, sent_rows: list, span_rows: list) -> None:
+        conn = self.db.conn
+        conn.executemany("INSERT INTO temp.import_sentences VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         sent_rows)
+        conn.executemany("INSERT INTO temp.import_spans VALUES (?,?,?,?)", span_rows)
+        if self._staging_commits and conn.in_transaction:  # only the temp tables: no lock
+            conn.commit()
+        sent_rows.clear()
+        span_rows.clear()
+
+    def _write_import(self, batch: _ImportBatch) -> int:
+        """Copy a staged import in one short transaction (ids are taken inside it: another
+        process may have imported meanwhile)."""
         with self.transaction():
             labels = self._label_ids()
-            doc_id, position = None, 0
-            sent_rows, span_rows = [], []
-            first_id = (self._scalar("SELECT coalesce(max(id), 0) FROM sentences") or 0) + 1
+            used = [r[0] for r in self._q("SELECT DISTINCT label FROM temp.import_spans")]
+            for name in batch.labels + used:  # + one deleted by another process meanwhile
+                if name not in labels:
+                    labels[name] = self._add_label(name)
+            first_doc = self._scalar("SELECT coalesce(max(id), 0) FROM documents")
+            first_sent = self._scalar("SELECT coalesce(max(id), 0) FROM sentences")
+            self.db.execute(
+                "INSERT INTO documents(id, name, source, header) SELECT ? + i, name, source,"
+                " header FROM temp.import_documents ORDER BY i", (first_doc,))
+            self.db.execute(
+                "INSERT INTO sentences(id, document_id, position, text, tokens, starts, "
+                "columns, split, status, n_entities) SELECT ? + i, ? + doc, position, text, "
+                "tokens, starts, columns, split, status, n_entities "
+                "FROM temp.import_sentences ORDER BY i", (first_sent, first_doc))
+            self.db.execute(
+                'INSERT INTO spans(sentence_id, start, "end", label_id) SELECT ? + sent, '
+                'start, "end", (SELECT id FROM main.labels l WHERE l.name = p.label) '
+                "FROM temp.import_spans p", (first_sent,))
+        return batch.sentences
 
-            def flush():
-                self.db.conn.executemany(
-                    "INSERT INTO sentences(id, document_id, position, text, tokens, starts, columns,"
-                    " split, status, n_entities) VALUES (?,?,?,?,?,?,?,?,?,?)", sent_rows)
-                self.db.conn.executemany(
-                    'INSERT INTO spans(sentence_id, start, "end", label_id) VALUES (?,?,?,?)',
-                    span_rows)
-                sent_rows.clear()
-                span_rows.clear()
-
-            for item in items:
-                if isinstance(item, DocumentStart):
-                    doc_id = self._new_document(item.name, source, item.header)
-                    position = 0
-                    continue
-                if doc_id is None:
-                    doc_id = self._new_document(Path(source).name or "document", source, None)
-                sid = first_id + n
-                sent_split = split or item.split
-                if ratios is not None:
-                    sent_split = _draw_split(rng, ratios)
-                for span in item.spans:
-                    if span.label not in labels:
-                        labels[span.label] = self._add_label(span.label)
-                    span_rows.append((sid, span.start, span.end, labels[span.label]))
-                sent_rows.append((
-                    sid, doc_id, position, item.text, json.dumps(item.words, ensure_ascii=False),
-                    json.dumps([t.start for t in item.tokens]),
-                    json.dumps(item.columns, ensure_ascii=False) if item.columns else None,
-                    sent_split, item.status, len(item.spans)))
-                n += 1
-                position += 1
-                if len(sent_rows) >= chunk:
-                    flush()
-                    if on_progress:
-                        on_progress(n)
-            flush()
-        return n
-
-    def _new_document(self, name: str, source: str, header: str | None) -> int:
-        return self.db.execute("INSERT INTO documents(name, source, header) VALUES (?, ?, ?)",
-                               (name, source, header)).lastrowid
+    def _drop_staging(self) -> None:
+        """Forget a staged import (after it was copied, or after a failure while reading)."""
+        conn = self.db.conn
+        if self._staging_commits and conn.in_transaction:
+            conn.rollback()
+        for sql in _STAGING[:3]:
+            conn.execute(sql)
 
     # -- reading --------------------------------------------------------------------------------
     def _sentence_from_row(self, row, spans: list[Span]) -> Sentence:
-        sid, _doc, _pos, text, toks, starts, cols, split, status = row
+        sid, _doc, _pos, text, toks, starts, cols, split, status, version = row
         return Sentence(tokens=_tokens_from_row(text, toks, starts), spans=spans, text=text,
                         split=split, status=status, id=sid,
-                        columns=json.loads(cols) if cols else None)
+                        columns=json.loads(cols) if cols else None, version=version)
 
     def _spans_of(self, sentence_id: int) -> list[Span]:
         return [Span(s, e, l) for s, e, l in self._q(
@@ -307,7 +587,8 @@ class ProjectStore:
             "WHERE s.sentence_id = ? ORDER BY s.start", [sentence_id])]
 
     def sentence(self, sentence_id: int) -> Sentence:
-        rows = self._q(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE id = ?", [sentence_id])
+        rows = self._q(f"SELECT {self._sentence_columns()} FROM sentences WHERE id = ?",
+                       [sentence_id])
         if not rows:
             raise StoreError(f"no sentence {sentence_id}")
         return self._sentence_from_row(rows[0], self._spans_of(sentence_id))
@@ -335,7 +616,7 @@ class ProjectStore:
         last = (-1, -1, -1)
         while True:
             rows = self._q(
-                f"SELECT s.{_SENTENCE_COLUMNS.replace(', ', ', s.')}, d.name, d.header "
+                f"SELECT {self._sentence_columns('s.')}, d.name, d.header "
                 "FROM sentences s JOIN documents d ON d.id = s.document_id "
                 f"WHERE (s.document_id, s.position, s.id) > (?, ?, ?) {where} "
                 "ORDER BY s.document_id, s.position, s.id LIMIT ?", [*last, *params, batch])
@@ -350,7 +631,7 @@ class ProjectStore:
                     [json.dumps(ids)]):
                 spans[sid].append(Span(s, e, l))
             for r in rows:
-                yield (r[1], r[9], r[10]), self._sentence_from_row(r[:9], spans[r[0]])
+                yield (r[1], r[10], r[11]), self._sentence_from_row(r[:10], spans[r[0]])
             last = (rows[-1][1], rows[-1][2], rows[-1][0])
 
     def count(self, split: str | None = None, status: Iterable[str] | None = None,
@@ -405,21 +686,44 @@ class ProjectStore:
                         "ORDER BY start", [sentence_id])
         return {"spans": [list(s) for s in spans], "status": status}
 
+    def _resolve(self, state: dict) -> dict:
+        """An edit's recorded state in today's labels: a merged label's spans follow the merge
+        target (``label_redirects``), a deleted label's spans are dropped (ids are never reused,
+        so an id is either live, redirected or gone)."""
+        live = {r[0] for r in self._q("SELECT id FROM labels")}
+        redirects = dict(self._q("SELECT old_id, new_id FROM label_redirects"))
+        spans = [[s, e, redirects.get(lid, lid)] for s, e, lid in state["spans"]]
+        return {"spans": sorted(sp for sp in spans if sp[2] in live), "status": state["status"]}
+
     def _apply_state(self, sentence_id: int, state: dict) -> None:
-        live = set(r[0] for r in self._q("SELECT id FROM labels"))
-        spans = [s for s in state["spans"] if s[2] in live]  # a label deleted since is dropped
+        spans = self._resolve(state)["spans"]
         self.db.execute("DELETE FROM spans WHERE sentence_id = ?", (sentence_id,))
         self.db.conn.executemany(
             'INSERT INTO spans(sentence_id, start, "end", label_id) VALUES (?,?,?,?)',
             [(sentence_id, *s) for s in spans])
-        self.db.execute("UPDATE sentences SET status = ?, n_entities = ?, updated_at = "
-                        "datetime('now') WHERE id = ?", (state["status"], len(spans), sentence_id))
+        self.db.execute("UPDATE sentences SET status = ?, n_entities = ?, version = version + 1, "
+                        "updated_at = datetime('now') WHERE id = ?",
+                        (state["status"], len(spans), sentence_id))
 
-    def set_spans(self, sentence_id: int, spans: list[Span], status: str | None = None) -> None:
-        """Replace a sentence's gold spans (one user edit: one transaction, one undo step)."""
+    def _check_version(self, sentence_id: int, expected: int | None) -> None:
+        """Refuse an edit made on a view older than the file (another window or process wrote
+        the sentence since the view loaded it)."""
+        version = self._scalar("SELECT version FROM sentences WHERE id = ?", [sentence_id])
+        if version is None:
+            raise StoreError(f"no sentence {sentence_id}")
+        if expected is not None and version != expected:
+            raise StaleEditError(f"sentence {sentence_id} was changed elsewhere since it was "
+                                 "loaded; reload it and edit again (nothing was written)")
+
+    def set_spans(self, sentence_id: int, spans: list[Span], status: str | None = None, *,
+                  expected_version: int | None = None) -> None:
+        """Replace a sentence's gold spans (one user edit: one transaction, one undo step).
+        ``expected_version``: the ``Sentence.version`` the view showed; if the file holds
+        another, :class:`StaleEditError` and nothing is written."""
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown status {status!r}")
         with self.transaction():
+            self._check_version(sentence_id, expected_version)
             n_tokens = len(json.loads(self._scalar(
                 "SELECT tokens FROM sentences WHERE id = ?", [sentence_id]) or "[]"))
             try:
@@ -435,10 +739,13 @@ class ProjectStore:
                      "status": status or before["status"]}
             self._record_edit(sentence_id, before, after)
 
-    def set_status(self, sentence_id: int, status: str) -> None:
+    def set_status(self, sentence_id: int, status: str, *,
+                   expected_version: int | None = None) -> None:
+        """Set a sentence's status (an undo step); ``expected_version`` as in set_spans."""
         if status not in STATUSES:
             raise StoreError(f"unknown status {status!r}")
         with self.transaction():
+            self._check_version(sentence_id, expected_version)
             before = self._state(sentence_id)
             self._record_edit(sentence_id, before, {**before, "status": status})
 
@@ -449,41 +756,105 @@ class ProjectStore:
             self.db.conn.executemany("UPDATE sentences SET split = ? WHERE id = ?",
                                      [(split, i) for i in sentence_ids])
 
+    # -- undo history -----------------------------------------------------------------------------
+    # Each store instance has an ``origin``; its edits carry it. undo/redo act on this origin's
+    # edits; when it has none, on the edits of origins that are no longer live (closed, or a dead,
+    # zombie or reused pid on this host; edits made before origins existed), so history survives
+    # a restart or a crash but never reaches into another open window's work. A session on
+    # another host counts as live (its pid cannot be checked). A step taken over from a dead
+    # origin becomes this origin's. Undo/redo whose sentence changed since (its state is not the
+    # edit's after/before) is refused with StaleEditError, and that step leaves the history.
+
+    def _register_session(self) -> None:
+        """This origin is live (pid + host): its edits are not undoable by other openers. Done
+        at the first edit, not on open, so opening writes nothing; the first time, rows of dead
+        processes on this host are removed (a missing row means "not live" just the same)."""
+        if not self._in_sessions:
+            live = set(self._live_origins())
+            self.db.conn.executemany("DELETE FROM sessions WHERE origin = ?", [
+                (o,) for (o,) in self._q("SELECT origin FROM sessions") if o not in live])
+        self.db.execute("INSERT OR IGNORE INTO sessions(origin, pid, host, started) "
+                        "VALUES (?, ?, ?, ?)",
+                        (self.origin, os.getpid(), _HOST, _process_start(os.getpid()) or ""))
+        self._in_sessions = True
+
+    def _live_origins(self) -> list[str]:
+        """Origins whose process still runs: on this host the pid is alive and started when the
+        session was registered (not a reused pid); on another host we cannot tell: live."""
+        live = []
+        for origin, pid, host, started in self._q("SELECT origin, pid, host, started FROM sessions"):
+            now = _process_start(pid) if host == _HOST else started
+            if origin == self.origin or (now is not None and (not started or now == started)):
+                live.append(origin)
+        return live
+
+    def _history_step(self, undone: int, newest: bool) -> tuple | None:
+        """The edit undo (undone=0, newest first) or redo (undone=1, oldest first) acts on."""
+        order = "DESC" if newest else "ASC"
+        cols = "id, sentence_id, before, after"
+        row = self._q(f"SELECT {cols} FROM edits WHERE origin = ? AND undone = ? "
+                      f"ORDER BY id {order} LIMIT 1", [self.origin, undone])
+        if not row:
+            row = self._q(f"SELECT {cols} FROM edits WHERE undone = ? AND (origin IS NULL OR "
+                          "origin NOT IN (SELECT value FROM json_each(?))) "
+                          f"ORDER BY id {order} LIMIT 1",
+                          [undone, json.dumps(self._live_origins())])
+        return row[0] if row else None
+
     def _record_edit(self, sentence_id: int, before: dict, after: dict) -> None:
         if before == after:
             return
         self._apply_state(sentence_id, after)
-        self.db.execute("DELETE FROM edits WHERE undone = 1")  # a new edit ends the redo branch
-        self.db.execute("INSERT INTO edits(sentence_id, before, after) VALUES (?, ?, ?)",
-                        (sentence_id, json.dumps(before), json.dumps(after)))
+        self._register_session()
+        self._end_redo_branch()
+        self.db.execute("INSERT INTO edits(sentence_id, before, after, origin) VALUES (?, ?, ?, ?)",
+                        (sentence_id, json.dumps(before), json.dumps(after), self.origin))
+
+    def _end_redo_branch(self) -> None:
+        """A new edit ends this origin's redo branch, and the one it inherits from dead origins
+        (another live window keeps its own). Usually there is none: then no liveness check."""
+        branch = {r[0] for r in self._q("SELECT DISTINCT origin FROM edits WHERE undone = 1")}
+        if branch - {self.origin}:
+            live = set(self._live_origins())
+            branch = {o for o in branch if o == self.origin or o not in live}
+        self.db.conn.executemany("DELETE FROM edits WHERE undone = 1 AND origin IS ?",
+                                 [(o,) for o in branch])
+
+    def _step(self, undo: bool) -> int | None:
+        if self.read_only:
+            raise ReadOnlyProjectError(self._read_only_message())
+        with self.transaction():
+            row = self._history_step(_APPLIED if undo else _UNDONE, newest=undo)
+            if row is None:
+                return None
+            edit_id, sid, before, after = row
+            expected, target = (after, before) if undo else (before, after)
+            if self._state(sid) != self._resolve(json.loads(expected)):
+                self.db.execute("UPDATE edits SET undone = ? WHERE id = ?", (_DROPPED, edit_id))
+                stale = sid
+            else:
+                self._apply_state(sid, json.loads(target))
+                self._register_session()
+                self.db.execute("UPDATE edits SET undone = ?, origin = ? WHERE id = ?",
+                                (_UNDONE if undo else _APPLIED, self.origin, edit_id))
+                return sid
+        raise StaleEditError(f"sentence {stale} was changed elsewhere since; cannot "
+                             f"{'undo' if undo else 'redo'} that step (dropped from the history)")
 
     def undo(self) -> int | None:
-        """Undo the latest edit; returns the sentence it touched, or None if nothing to undo."""
-        with self.transaction():
-            row = self.db.execute("SELECT id, sentence_id, before FROM edits WHERE undone = 0 "
-                                  "ORDER BY id DESC LIMIT 1").fetchone()
-            if row is None:
-                return None
-            self._apply_state(row[1], json.loads(row[2]))
-            self.db.execute("UPDATE edits SET undone = 1 WHERE id = ?", (row[0],))
-            return row[1]
+        """Undo this origin's latest edit (see above); returns the sentence it touched, or None
+        if there is nothing to undo. StaleEditError if the sentence changed since."""
+        return self._step(undo=True)
 
     def redo(self) -> int | None:
-        """Redo the earliest undone edit; returns its sentence, or None."""
-        with self.transaction():
-            row = self.db.execute("SELECT id, sentence_id, after FROM edits WHERE undone = 1 "
-                                  "ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            self._apply_state(row[1], json.loads(row[2]))
-            self.db.execute("UPDATE edits SET undone = 0 WHERE id = ?", (row[0],))
-            return row[1]
+        """Redo this origin's earliest undone edit; returns its sentence, or None."""
+        return self._step(undo=False)
 
     def can_undo(self) -> bool:
-        return bool(self._scalar("SELECT 1 FROM edits WHERE undone = 0 LIMIT 1"))
+        return not self.read_only and self._history_step(_APPLIED, newest=True) is not None
 
     def can_redo(self) -> bool:
-        return bool(self._scalar("SELECT 1 FROM edits WHERE undone = 1 LIMIT 1"))
+        return not self.read_only and self._history_step(_UNDONE, newest=False) is not None
 
     # -- predictions ----------------------------------------------------------------------------
     def replace_predictions(self, run_id: int | None,
@@ -544,6 +915,14 @@ class ProjectStore:
         with self.transaction():
             self.db.execute("INSERT INTO run_metrics(run_id, kind, step, epoch, data) "
                             "VALUES (?,?,?,?,?)", (run_id, kind, step, epoch, json.dumps(data)))
+
+    def delete_run_metrics(self, run_id: int, after_step: int | None = None) -> int:
+        """Drop a run's metric rows after ``after_step`` (all when None): a run resumed from a
+        checkpoint records those steps again. Returns the rows removed."""
+        with self.transaction():
+            return self.db.execute(
+                "DELETE FROM run_metrics WHERE run_id = ? AND step > ?",
+                (run_id, -2**63 if after_step is None else after_step)).rowcount
 
     def runs(self) -> list[dict]:
         return [self._run_dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id").fetchall()]

@@ -1,48 +1,83 @@
 """The main window: sentence list on the left, token editor on the right.
 
-Every edit is written to the project file the moment it is made (there is no Save). Long work
-(import, export) runs on a :class:`Worker` thread with its own store connection."""
+Every edit is written to the project file the moment it is made (there is no Save). The window
+owns a :class:`ProjectSession` while a project is open (``window.session``; ``window.store`` is
+its store) and follows the session's events: ``labels_changed`` rebuilds the palette, the label
+filter and the editor's colours; ``sentence_changed`` updates that row, the editor when it shows
+it, and the status bar; ``sentences_changed`` reloads the list. A timer polls the session so a
+commit from another window or process shows up within a second. Long work (import, export,
+pre-annotation) runs on a :class:`Worker` thread with its own store connection.
+
+Annotation keys are QActions on the sentence list and the editor pane (shortcut context
+``WidgetWithChildrenShortcut``): they fire only while focus is there, never in the search box,
+the filter boxes or another tab, and they are enabled and disabled as one group."""
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QProgressDialog, QPushButton, QScrollArea, QSplitter,
-                               QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QProgressDialog, QPushButton, QScrollArea, QSplitter,
+                               QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ..core.errors import NerStudioError
+from ..core.errors import (NerStudioError, ProjectBusyError, ReadOnlyProjectError,
+                           StaleEditError, StoreError)
+from ..core.session import ProjectSession
 from ..core.store import ProjectStore
 from .import_dialog import ExportDialog, ImportDialog, run_export, run_import
 from .label_manager import LabelManager
 from .sentence_model import SentenceListModel
+from .text import inform, plural, rich, safe_colour, status_text, warn
 from .token_editor import TokenEditor, readable_text_colour
 from .workers import Worker
 
 ALL = "(all)"
 MAX_RECENT = 8
+BUSY_TIMEOUT_S = 2.0   # a click waits at most this long for another process's write lock
+POLL_MS = 1000         # how often another process's commits are looked for
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 class MainWindow(QMainWindow):
+    session_changed = Signal(object)   # the new ProjectSession, or None
+
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
         self.settings = settings or QSettings("nerstudio", "nerstudio")
-        self.store: ProjectStore | None = None
+        self.session: ProjectSession | None = None
         self.model: SentenceListModel | None = None
         self.current_id: int | None = None
+        self.read_only = False
+        self._shown = None                 # the Sentence the editor shows, as read from the file
+        self._shown_suggestions: list = []  # the suggestions the editor shows (none when hidden)
+        self._replaced: dict[str, str | None] = {}  # label renames/merges/deletes not yet applied
         self.workers: list[Worker] = []
+        self._shortcut_sheet = None
         self.setWindowTitle("nerstudio")
         self.resize(1200, 750)
         self._build()
         self._build_menus()
+        self._poll_timer = QTimer(self, interval=POLL_MS)
+        self._poll_timer.timeout.connect(self.poll_file)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = self.settings.value("window/splitter")
         if state is not None:
             self.splitter.restoreState(state)
+        self._update_actions()
+
+    @property
+    def store(self) -> ProjectStore | None:
+        """The open project's store (``session.store``), or None."""
+        return self.session.store if self.session is not None else None
 
     # -- building -------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -57,28 +92,36 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search text…")
         self.search.setClearButtonEnabled(True)
-        for w in (self.split_filter, self.status_filter, self.label_filter):
-            w.currentIndexChanged.connect(self.apply_filters)
-            filters.addWidget(w)
+        self.filter_captions = []
+        for caption, w in (("S&plit", self.split_filter), ("S&tatus", self.status_filter),
+                           ("&Label", self.label_filter)):
+            label = QLabel(caption)
+            label.setBuddy(w)
+            self.filter_captions.append(label)
+            w.currentIndexChanged.connect(lambda _i: self.apply_filters())
+            filters.addWidget(label)
+            filters.addWidget(w, 1)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
-        self._search_timer.timeout.connect(self.apply_filters)
+        self._search_timer.timeout.connect(lambda: self.apply_filters())
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         lv.addLayout(filters)
         lv.addWidget(self.search)
         self.table = QTableView()
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         lv.addWidget(self.table)
 
-        right = QWidget()
+        right = self.editor_pane = QWidget()
         rv = QVBoxLayout(right)
         self.palette_row = QHBoxLayout()
         self.label_buttons = QButtonGroup(self)
         self.label_buttons.setExclusive(True)
         rv.addLayout(self.palette_row)
         self.editor = TokenEditor()
+        self.editor.setFocusPolicy(Qt.StrongFocus)
         self.editor.edited.connect(self.save_spans)
         self.editor.suggestion_accepted.connect(self.accept_suggestion)
         scroll = QScrollArea()
@@ -86,19 +129,17 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.editor)
         rv.addWidget(scroll, 1)
         self.sentence_info = QLabel()
+        self.sentence_info.setTextFormat(Qt.PlainText)
         rv.addWidget(self.sentence_info)
-        actions = QHBoxLayout()
+        buttons = QHBoxLayout()
         self.done_button = QPushButton("Mark labelled and next  (Enter)")
-        self.done_button.clicked.connect(self.mark_done_and_next)
         self.accept_button = QPushButton("Accept suggestions  (A)")
-        self.accept_button.clicked.connect(self.accept_all_suggestions)
         self.reject_button = QPushButton("Reject suggestions  (R)")
-        self.reject_button.clicked.connect(self.reject_suggestions)
         for b in (self.done_button, self.accept_button, self.reject_button):
-            actions.addWidget(b)
-        rv.addLayout(actions)
+            buttons.addWidget(b)
+        rv.addLayout(buttons)
 
-        self.splitter = QSplitter()
+        self.splitter = self.annotate_page = QSplitter()
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setSizes([450, 750])
@@ -112,18 +153,102 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.splitter, "Annotate")
         self.tabs.addTab(self.train_view, "Train")
         self.tabs.addTab(self.playground, "Playground")
-        self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.welcome = self._build_welcome()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.tabs)
+        self.setCentralWidget(self.pages)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.PlainText)
         self.statusBar().addWidget(self.status, 1)
+        self.read_only_badge = QLabel("read-only")
+        self.read_only_badge.setObjectName("read-only-badge")
+        self.read_only_badge.setStyleSheet("QLabel { background:#b00020; color:white; "
+                                           "padding:1px 8px; border-radius:3px; font-weight:bold }")
+        self.read_only_badge.setToolTip("This project file cannot be written: it is open for "
+                                        "reading only, and editing is switched off.")
+        self.read_only_badge.hide()
+        self.statusBar().addPermanentWidget(self.read_only_badge)
         self._status_timer = QTimer(self, singleShot=True, interval=150)
         self._status_timer.timeout.connect(self._update_status_now)
+        self._build_annotate_actions()
 
-        for key in range(1, 10):
-            QShortcut(QKeySequence(str(key)), self, lambda k=key: self.pick_label(k - 1))
-        for key in (Qt.Key_Return, Qt.Key_Enter):
-            QShortcut(QKeySequence(key), self, self.mark_done_and_next)
-        QShortcut(QKeySequence("A"), self, self.accept_all_suggestions)
-        QShortcut(QKeySequence("R"), self, self.reject_suggestions)
+    def _build_welcome(self) -> QWidget:
+        """What an empty window shows: what to do next, with buttons that do it."""
+        page = QWidget()
+        page.setObjectName("welcome")
+        v = QVBoxLayout(page)
+        v.addStretch(2)
+        title = QLabel("Open a project, create one, or try the demo")
+        title.setObjectName("welcome-title")
+        title.setAlignment(Qt.AlignCenter)
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        title.setFont(font)
+        v.addWidget(title)
+        hint = QLabel("A project is one .nerproj file: your sentences, labels, model suggestions "
+                      "and training runs. Import CoNLL, JSONL, doccano, Label Studio or plain text "
+                      "into it from File > Import.")
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignCenter)
+        v.addWidget(hint)
+        row = QHBoxLayout()
+        row.addStretch()
+        self.welcome_buttons = {}
+        for key, text, slot in (("open", "Open project…", self.open_project_dialog),
+                                ("new", "New project…", self.new_project),
+                                ("demo", "Try the demo", self.open_demo)):
+            b = QPushButton(text)
+            b.setObjectName(f"welcome-{key}")
+            b.setMinimumWidth(150)
+            b.clicked.connect(lambda _checked=False, f=slot: f())
+            self.welcome_buttons[key] = b
+            row.addWidget(b)
+        row.addStretch()
+        v.addLayout(row)
+        v.addStretch(3)
+        return page
+
+    def _annotate_action(self, text: str, slot, keys, tip: str = "") -> QAction:
+        """An Annotate-view key: live only while focus is in the sentence list or the editor pane
+        (not the search box, the filters or another tab)."""
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        action.setStatusTip(tip)
+        action.setToolTip(tip or text)
+        action.triggered.connect(lambda *_: slot())
+        self.table.addAction(action)
+        self.editor_pane.addAction(action)
+        return action
+
+    def _build_annotate_actions(self) -> None:
+        self.done_action = self._annotate_action(
+            "Mark labelled and next", self.mark_done_and_next, [Qt.Key_Return, Qt.Key_Enter],
+            "Mark this sentence labelled and go to the next unlabelled one")
+        self.accept_action = self._annotate_action(
+            "Accept all suggestions", self.accept_all_suggestions, ["A"],
+            "Add the shown model suggestions that do not overlap a gold span; mark labelled")
+        self.reject_action = self._annotate_action(
+            "Reject suggestions", self.reject_suggestions, ["R"],
+            "Remove this sentence's model suggestions")
+        self.undo_action = self._annotate_action("&Undo", self.undo, ["Ctrl+Z"],
+                                                 "Undo the last edit (kept across restarts)")
+        self.redo_action = self._annotate_action("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
+                                                 "Redo the last undone edit")
+        self.label_actions = [self._annotate_action(
+            f"Pick label {k}", lambda k=k: self.pick_label(k - 1), [str(k)],
+            f"Make the label in position {k} the active one") for k in range(1, 10)]
+        self.edit_actions = [self.done_action, self.accept_action, self.reject_action,
+                             self.undo_action, self.redo_action]
+        self.annotate_actions = self.edit_actions + self.label_actions
+        for button, action in ((self.done_button, self.done_action),
+                               (self.accept_button, self.accept_action),
+                               (self.reject_button, self.reject_action)):
+            button.clicked.connect(lambda _checked=False, a=action: a.trigger())
+            button.setToolTip(action.statusTip())
+            action.changed.connect(lambda b=button, a=action: b.setEnabled(a.isEnabled()))
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")
@@ -137,15 +262,25 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.Quit)
         edit = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence("Ctrl+Z"))
-        self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence("Ctrl+Shift+Z"))
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
         edit.addSeparator()
-        self._action(edit, "&Labels…", self.manage_labels, "Ctrl+L")
+        self.labels_action = self._action(edit, "&Labels…", self.manage_labels, "Ctrl+L")
+        annotate = self.menuBar().addMenu("&Annotate")
+        for a in (self.done_action, self.accept_action, self.reject_action):
+            annotate.addAction(a)
+        annotate.addSeparator()
+        for a in self.label_actions:
+            annotate.addAction(a)
         model = self.menuBar().addMenu("&Model")
+        self.train_action = self._action(model, "&Train…", self.show_training, "Ctrl+T")
         self.preannotate_action = self._action(model, "&Pre-annotate unlabelled sentences",
                                                self.preannotate, "Ctrl+P")
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard and mouse…",
+                                             self.show_shortcuts, QKeySequence.HelpContents)
+        self.about_action = self._action(help_menu, "&About nerstudio", self.show_about)
         self._refresh_recent()
-        self._enable(False)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -155,65 +290,128 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
-    def _enable(self, on: bool) -> None:
-        for a in (self.import_action, self.export_action, self.undo_action, self.redo_action,
-                  self.preannotate_action):
-            a.setEnabled(on)
+    def _update_actions(self) -> None:
+        """Enable each group for what can be done now: editing needs a writable project and the
+        Annotate tab; label keys need a project and the Annotate tab."""
+        has = self.session is not None
+        writable = has and not self.read_only
+        annotating = has and self.tabs.currentWidget() is self.annotate_page
+        for a in self.edit_actions:
+            a.setEnabled(writable and annotating)
+        for a in self.label_actions:
+            a.setEnabled(annotating)
+        for a in (self.import_action, self.labels_action, self.preannotate_action):
+            a.setEnabled(writable)
+        self.export_action.setEnabled(has)
+        self.pages.setCurrentWidget(self.tabs if has else self.welcome)
 
     # -- projects -------------------------------------------------------------------------------
-    def open_project(self, path: str | Path) -> None:
+    def open_project(self, path: str | Path, read_only: bool = False) -> None:
+        """Open ``path`` (read-only when asked, or when the file or its folder is not writable);
+        the store waits at most BUSY_TIMEOUT_S for another process's write lock."""
         path = Path(path)
+        read_only = read_only or (path.exists() and not _writable(path))
         try:
-            store = ProjectStore(path)
-        except NerStudioError as exc:
-            QMessageBox.warning(self, "nerstudio", str(exc))
+            try:
+                session = ProjectSession.open(path, read_only=read_only,
+                                              busy_timeout=BUSY_TIMEOUT_S)
+            except ReadOnlyProjectError:
+                read_only = True
+                session = ProjectSession.open(path, read_only=True, busy_timeout=BUSY_TIMEOUT_S)
+        except (NerStudioError, sqlite3.Error) as exc:
+            warn(self, "nerstudio", str(exc))
             return
-        if self.store is not None:
-            self.store.close()
-        self.store = store
-        self.model = SentenceListModel(store, self)
+        self._close_session()
+        self.session = session
+        self.read_only = read_only or session.read_only
+        session.labels_changed.connect(self.reload_labels)
+        session.label_replaced.connect(self._label_replaced)
+        session.sentence_changed.connect(self._sentence_changed)
+        session.sentences_changed.connect(self._sentences_changed)
+        session.active_model_changed.connect(lambda _run: self.load_active_model())
+        self.model = SentenceListModel(session.store, self)
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for col, width in ((1, 60), (2, 80), (3, 60)):
+        for col, width in ((1, 50), (2, 125), (3, 55)):
             # fixed widths: ResizeToContents would re-measure every loaded row on each edit
             header.setSectionResizeMode(col, QHeaderView.Interactive)
             header.resizeSection(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.setWindowTitle(f"nerstudio — {store.meta('name') or path.stem}")
+        self._update_title()
+        self.read_only_badge.setVisible(self.read_only)
         self._remember(path)
-        self._enable(True)
+        self._update_actions()
         self.reload_labels()
         if self.model.rowCount():
             self.table.selectRow(0)
+        else:
+            self.show_sentence(None)
         self.update_status()
-        self.train_view.refresh_runs()
+        self._give_views_the_session(session)
         self.load_active_model()
+        self._poll_timer.start()
+        self.table.setFocus()
+        if self.read_only:
+            self.statusBar().showMessage("Opened read-only: editing is switched off", 8000)
+
+    def _give_views_the_session(self, session) -> None:
+        """The Train and Playground views follow the session's events themselves."""
+        for view in (self.train_view, self.playground):
+            if hasattr(view, "set_session"):
+                view.set_session(session)
+        if session is not None and not hasattr(self.train_view, "set_session"):
+            self.train_view.refresh_runs()
+        self.session_changed.emit(session)
+
+    def _close_session(self) -> None:
+        if self.session is None:
+            return
+        self._poll_timer.stop()
+        old, self.session = self.session, None
+        self.model = None
+        self.table.setModel(None)
+        self.current_id, self._shown, self._shown_suggestions = None, None, []
+        self._give_views_the_session(None)
+        old.close()
+
+    def _update_title(self) -> None:
+        if self.session is None:
+            self.setWindowTitle("nerstudio")
+            return
+        store = self.session.store
+        name = store.meta("name") or store.path.stem
+        # window titles are always plain text; "[*]" is Qt's modified-marker placeholder
+        title = f"{name} — {store.path}".replace("[*]", "[ *]")
+        self.setWindowTitle(f"{title}{'  [read-only]' if self.read_only else ''} — nerstudio")
 
     def active_model_dir(self) -> str | None:
-        from ..core.runs import model_dir
-
-        run_id = self.store.meta("active_run") if self.store else None
-        if run_id is None:
-            return None
-        try:
-            return str(model_dir(self.store, run_id))
-        except NerStudioError:
-            return None
+        folder = self.session.active_model_dir() if self.session is not None else None
+        return str(folder) if folder is not None else None
 
     def load_active_model(self) -> None:
         folder = self.active_model_dir()
-        run_id = self.store.meta("active_run") if self.store else None
+        run_id = self.session.active_run if self.session is not None else None
         self.playground.set_model(folder, f"run {run_id}" if folder else "")
+
+    def show_training(self) -> None:
+        """Model > Train: the Train tab, or what to do first when no project is open."""
+        if self.session is None:
+            inform(self, "Train", "No project is open. Training uses a project's labelled "
+                   "sentences: open a project, create one, or try the demo first.")
+            return
+        self.tabs.setCurrentWidget(self.train_view)
 
     def preannotate(self) -> Worker | None:
         from ..core.inference import Predictor
         from ..core.preannotate import preannotate
 
+        if self.session is None or self.read_only:
+            return None
         folder = self.active_model_dir()
         if folder is None:
-            QMessageBox.information(self, "Pre-annotate", "No active model yet: train one in the "
-                                    "Train tab (or make a finished run active).")
+            inform(self, "Pre-annotate", "No active model yet: train one in the Train tab (or "
+                   "make a finished run active).")
             return None
         progress = QProgressDialog("Pre-annotating…", "Cancel", 0, 100, self)
         progress.setWindowModality(Qt.WindowModal)
@@ -223,18 +421,19 @@ class MainWindow(QMainWindow):
             return preannotate(project, Predictor(model), run_id, on_progress=progress,
                                should_stop=should_stop)
 
-        worker = Worker(run, str(self.store.path), folder, self.store.meta("active_run"))
+        session = self.session
+        worker = Worker(run, str(self.store.path), folder, session.active_run)
         worker.progressed.connect(lambda d, t: (progress.setMaximum(max(t, 1)), progress.setValue(d)))
         progress.canceled.connect(worker.cancel)
 
         def finished(n):
             progress.close()
-            self.model.refresh()
-            self.show_sentence(self.current_id)
-            self.statusBar().showMessage(f"Suggestions for {n} sentences", 5000)
+            if self.session is session:
+                session.notify_sentences_changed()
+            self.statusBar().showMessage(f"Suggestions for {plural(n, 'sentence')}", 5000)
 
         worker.finished.connect(finished)
-        worker.failed.connect(lambda r: (progress.close(), QMessageBox.warning(self, "Pre-annotate", r)))
+        worker.failed.connect(lambda r: (progress.close(), warn(self, "Pre-annotate", r)))
         return self._start(worker)
 
     def _remember(self, path: Path) -> None:
@@ -249,7 +448,8 @@ class MainWindow(QMainWindow):
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
         for p in self.recent_projects():
-            self._action(self.recent_menu, p, lambda p=p: self.open_project(p))
+            # a menu item's "&" is a mnemonic: double it so a path shows as it is
+            self._action(self.recent_menu, p.replace("&", "&&"), lambda p=p: self.open_project(p))
         self.recent_menu.setEnabled(bool(self.recent_projects()))
 
     def new_project(self) -> None:
@@ -261,7 +461,7 @@ class MainWindow(QMainWindow):
         try:
             ProjectStore.create(path, labels=["PER", "ORG", "LOC", "MISC"]).close()
         except NerStudioError as exc:
-            QMessageBox.warning(self, "nerstudio", str(exc))
+            warn(self, "nerstudio", str(exc))
             return
         self.open_project(path)
 
@@ -282,41 +482,67 @@ class MainWindow(QMainWindow):
         return path
 
     # -- labels ---------------------------------------------------------------------------------
+    def _label_replaced(self, old: str, new: str | None) -> None:
+        self._replaced[old] = new
+
     def reload_labels(self) -> None:
+        """``labels_changed``: the palette, the editor's colours and the label filter. A renamed
+        (or merged) label stays active and filtered under its new name; a deleted one falls back
+        to the first label / (all)."""
+        if self.session is None:
+            return
+        replaced, self._replaced = self._replaced, {}
+        follow = lambda name: replaced.get(name, name) if name in replaced else name  # noqa: E731
         labels = self.store.label_set().labels
+        names = [l.name for l in labels]
         for b in self.label_buttons.buttons():
             self.label_buttons.removeButton(b)
-            b.deleteLater()
         while self.palette_row.count():
-            item = self.palette_row.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        active = self.editor.active_label
+            widget = self.palette_row.takeAt(0).widget()
+            if widget is not None:
+                widget.hide()
+                widget.setParent(None)  # gone from the window now, not at the next loop
+                widget.deleteLater()
+        active = follow(self.editor.active_label)
         for i, label in enumerate(labels):
-            fg = readable_text_colour(label.colour)
-            b = QPushButton(f"{i + 1}  {label.name}" if i < 9 else label.name)
+            colour = safe_colour(label.colour)
+            fg = readable_text_colour(colour)
+            shown = label.name.replace("&", "&&")  # "&" would be a mnemonic
+            b = QPushButton(f"{i + 1}  {shown}" if i < 9 else shown)
             b.setObjectName(f"label-{label.name}")
+            b.setProperty("label", label.name)
             b.setCheckable(True)
-            b.setStyleSheet(f"QPushButton {{ background:{label.colour}; color:{fg}; padding:4px 10px;"
-                            f" border:2px solid {label.colour}; border-radius:4px }}"
+            b.setToolTip(rich(f"{label.name}" + (f"  (key {i + 1})" if i < 9 else "")))
+            b.setStyleSheet(f"QPushButton {{ background:{colour}; color:{fg}; padding:4px 10px;"
+                            f" border:2px solid {colour}; border-radius:4px }}"
                             f" QPushButton:checked {{ border:2px solid palette(highlight);"
                             f" font-weight:bold }}")
             b.clicked.connect(lambda _c=False, n=label.name: self.set_active_label(n))
             self.label_buttons.addButton(b)
             self.palette_row.addWidget(b)
         self.palette_row.addStretch()
-        names = [l.name for l in labels]
         self.set_active_label(active if active in names else (names[0] if names else None))
-        self.editor.colours = {l.name: l.colour for l in labels}
+        self.editor.colours = {l.name: safe_colour(l.colour) for l in labels}
+        # the label filter: keep (or follow) the selected label; (all) when it is gone
+        current = self.label_filter.currentText() if self.label_filter.currentIndex() > 0 else None
+        current = follow(current)
+        if current not in names:
+            current = None
         self.label_filter.blockSignals(True)
         self.label_filter.clear()
         self.label_filter.addItems([ALL] + names)
+        self.label_filter.setCurrentIndex(names.index(current) + 1 if current else 0)
         self.label_filter.blockSignals(False)
+        if self.model is not None and self.model.filters.get("label") != current:
+            self.apply_filters(keep=self.current_id)
+        elif self.current_id is not None:
+            self.show_sentence(self.current_id)
+        self.update_status()
 
     def set_active_label(self, name: str | None) -> None:
         self.editor.active_label = name
         for b in self.label_buttons.buttons():
-            b.setChecked(b.objectName() == f"label-{name}")
+            b.setChecked(b.property("label") == name)
 
     def pick_label(self, index: int) -> None:
         if self.store is None:
@@ -326,70 +552,178 @@ class MainWindow(QMainWindow):
             self.set_active_label(names[index])
 
     def manage_labels(self) -> None:
-        if self.store is None:
+        if self.session is None:
             return
-        dialog = LabelManager(self.store, self)
+        dialog = LabelManager(self.session, self)
         dialog.exec()
-        if dialog.changed:
-            self.after_bulk_change()
 
     def after_bulk_change(self) -> None:
-        """Labels or data changed under us: reload everything that shows them."""
-        keep = self.current_id
-        self.reload_labels()
-        self.model.refresh()
-        self.show_sentence(keep)
-        self.update_status()
+        """Data changed under us (an import, the playground's Add to dataset): tell the session,
+        whose ``sentences_changed`` reloads every view."""
+        if self.session is not None:
+            self.session.notify_sentences_changed()
 
     # -- list and editor ------------------------------------------------------------------------
-    def apply_filters(self) -> None:
+    def _filter_values(self) -> dict:
+        value = lambda c: None if c.currentIndex() <= 0 or not c.currentText() else c.currentText()  # noqa: E731
+        return dict(split=value(self.split_filter), status=value(self.status_filter),
+                    label=value(self.label_filter), search=self.search.text().strip() or None)
+
+    def apply_filters(self, keep: int | None = None) -> None:
+        """Filter the list; select ``keep`` when it is still listed, else the first row."""
         if self.model is None or self.store is None:
             return
-        value = lambda c: None if c.currentText() in (ALL, "") else c.currentText()  # noqa: E731
-        self.model.set_filters(value(self.split_filter), value(self.status_filter),
-                               value(self.label_filter), self.search.text().strip() or None)
-        if self.model.rowCount():
-            self.table.selectRow(0)
+        try:
+            self.model.set_filters(**self._filter_values())
+        except StoreError:  # a label gone in another window: back to all labels
+            self.label_filter.blockSignals(True)
+            self.label_filter.setCurrentIndex(0)
+            self.label_filter.blockSignals(False)
+            self.model.set_filters(**self._filter_values())
+        self._select(keep)
+
+    def _select(self, sentence_id: int | None) -> None:
+        row = self.model.row_of(sentence_id) if sentence_id is not None else None
+        if row is None and self.model.rowCount():
+            row = 0
+        if row is None:
+            self.show_sentence(None)
+            return
+        if self.table.currentIndex().row() == row:
+            self.show_sentence(self.model.rows[row].id)
+        else:
+            self.table.selectRow(row)
 
     def _row_changed(self, current, _previous) -> None:
-        if current.isValid():
+        if current.isValid() and self.model is not None and current.row() < len(self.model.rows):
             self.show_sentence(self.model.rows[current.row()].id)
 
     def show_sentence(self, sentence_id: int | None) -> None:
+        """Show what the file holds for ``sentence_id``: spans, status, and the model's
+        suggestions while the sentence is unlabelled."""
         self.current_id = sentence_id
-        if sentence_id is None or self.store is None:
+        sentence = None
+        if sentence_id is not None and self.store is not None:
+            try:
+                sentence = self.store.sentence(sentence_id)
+            except StoreError:  # deleted in another window
+                sentence = None
+        if sentence is None:
+            self.current_id, self._shown, self._shown_suggestions = None, None, []
             self.editor.set_sentence(None)
+            self.sentence_info.setText("No sentence matches these filters" if self.model is not
+                                       None and not self.model.rowCount() else "")
+            self._update_actions()
             return
-        sentence = self.store.sentence(sentence_id)
         suggestions = self.store.predictions(sentence_id) if sentence.status == "unlabelled" else []
+        self._shown, self._shown_suggestions = sentence, suggestions
         self.editor.set_sentence(sentence, suggestions)
-        self.sentence_info.setText(f"#{sentence.id} · {sentence.split} · {sentence.status} · "
-                                   f"{len(sentence.spans)} entities"
-                                   + (f" · {len(suggestions)} suggestions" if suggestions else ""))
+        info = [f"#{sentence.id}", sentence.split, status_text(sentence.status, bool(suggestions)),
+                plural(len(sentence.spans), "entity", "entities")]
+        if suggestions:
+            info.append(plural(len(suggestions), "suggestion"))
+        self.sentence_info.setText(" · ".join(info))
 
-    def save_spans(self, spans, status: str | None = None) -> None:
-        """An edit from the token editor: committed now, one undo step."""
-        if self.current_id is None:
-            return
-        try:
-            self.store.set_spans(self.current_id, spans, status)
-        except NerStudioError as exc:
-            QMessageBox.warning(self, "nerstudio", str(exc))
-        self._refresh_current()
-
-    def _refresh_current(self) -> None:
-        self.show_sentence(self.current_id)
-        self.model.update_row(self.current_id)
+    def _sentence_changed(self, sentence_id: int) -> None:
+        """``sentence_changed``: that row, the editor when it shows it, the status bar."""
+        if self.model is not None:
+            try:
+                self.model.update_row(sentence_id)
+            except StoreError:
+                pass
+        if sentence_id == self.current_id:
+            self.show_sentence(sentence_id)
         self.update_status()
+
+    def _sentences_changed(self) -> None:
+        """``sentences_changed``: reload the list (in place when the same rows are listed, so
+        the selection and scroll position stay), the editor and the status bar."""
+        if self.model is None:
+            return
+        keep = self.current_id
+        try:
+            reset = self.model.reload()
+        except StoreError:
+            self.apply_filters(keep=keep)
+            return
+        if reset and keep is not None and self.model.row_of(keep) is None and \
+                self._still_exists(keep):
+            # it no longer matches the filters (another window labelled it): keep it in the
+            # editor rather than yank the user to another sentence
+            self.table.clearSelection()
+            self.show_sentence(keep)
+        elif reset:
+            self._select(keep)
+        else:
+            self.show_sentence(keep)
+        self.update_status()
+
+    def _still_exists(self, sentence_id: int) -> bool:
+        try:
+            self.store.sentence_row(sentence_id)
+            return True
+        except (NerStudioError, sqlite3.Error, TypeError, IndexError):
+            return False
+
+    def poll_file(self) -> bool:
+        """The timer: pick up commits from another window or process (the session emits)."""
+        if self.session is None:
+            return False
+        try:
+            return self.session.poll()
+        except (NerStudioError, sqlite3.Error):
+            return False
+
+    # -- editing --------------------------------------------------------------------------------
+    def _version(self):
+        return getattr(self._shown, "version", None)
+
+    def _can_edit(self) -> bool:
+        if self.session is None or self.current_id is None:
+            return False
+        if self.read_only:
+            warn(self, "Read-only project", f"{self.store.path} is open read-only: the edit was "
+                 "not saved. Open a writable copy to edit it.")
+            self.show_sentence(self.current_id)
+            return False
+        return True
+
+    def _write(self, fn, *args, **kw) -> bool:
+        """Run one write through the session; when the file refuses it, say why in a dialog and
+        show what the file holds (the session re-emits ``sentence_changed`` either way)."""
+        try:
+            fn(*args, **kw)
+            return True
+        except StaleEditError as exc:
+            title, text = "Changed elsewhere", (
+                f"This sentence was changed in another window or program, so your edit was not "
+                f"applied; it now shows the saved version.\n\n{exc}")
+        except ReadOnlyProjectError as exc:
+            title, text = "Read-only project", f"The project cannot be written: {exc}"
+        except ProjectBusyError as exc:
+            title, text = "Project busy", (f"Another program is writing to the project; your "
+                                           f"edit was not saved. Try again.\n\n{exc}")
+        except (NerStudioError, sqlite3.Error) as exc:
+            title, text = "Edit not saved", str(exc)
+        if self.current_id is not None:
+            self.show_sentence(self.current_id)
+        warn(self, title, text)
+        return False
+
+    def save_spans(self, spans, status: str | None = None) -> bool:
+        """An edit from the token editor: committed now, one undo step."""
+        if not self._can_edit():
+            return False
+        return self._write(self.session.set_spans, self.current_id, spans, status,
+                           expected_version=self._version())
 
     def mark_done_and_next(self) -> None:
-        if self.current_id is None:
+        if not self._can_edit():
             return
-        sentence = self.store.sentence(self.current_id)
-        if sentence.status == "unlabelled":
-            self.store.set_status(self.current_id, "labelled")
-        self.model.update_row(self.current_id)
-        self.update_status()
+        if self._shown is not None and self._shown.status == "unlabelled":
+            if not self._write(self.session.set_status, self.current_id, "labelled",
+                               expected_version=self._version()):
+                return
         self.go_to_next_unlabelled()
 
     def go_to_next_unlabelled(self) -> None:
@@ -400,6 +734,7 @@ class MainWindow(QMainWindow):
             while i >= self.model.rowCount() and self.model.canFetchMore():
                 self.model.fetchMore()
             if i >= self.model.rowCount():
+                self.statusBar().showMessage("No unlabelled sentence further down this list", 4000)
                 return
             if self.model.rows[i].status == "unlabelled":
                 self.table.selectRow(i)
@@ -407,27 +742,49 @@ class MainWindow(QMainWindow):
             i += 1
 
     def accept_suggestion(self, span) -> None:
-        sentence = self.store.sentence(self.current_id)
-        spans = [s for s in sentence.spans if s.end <= span.start or s.start >= span.end]
-        self.save_spans(sorted(spans + [span]))
+        if not self._can_edit() or self._shown is None:
+            return
+        spans = [s for s in self._shown.spans if s.end <= span.start or s.start >= span.end]
+        self._write(self.session.set_spans, self.current_id, sorted(spans + [span]),
+                    expected_version=self._version())
 
     def accept_all_suggestions(self) -> None:
-        if self.current_id is None:
+        """``A``: add the suggestions the editor SHOWS (an unlabelled sentence's) that overlap no
+        gold span; gold is never replaced, hidden suggestions are never applied."""
+        if self.current_id is None or self._shown is None:
             return
-        suggestions = [sp for sp, _ in self.store.predictions(self.current_id)]
-        if suggestions:
-            self.save_spans(suggestions, status="labelled")
+        if self._shown.status != "unlabelled" or not self._shown_suggestions:
+            self.statusBar().showMessage("No suggestions shown for this sentence", 3000)
+            return
+        if not self._can_edit():
+            return
+        taken = list(self._shown.spans)
+        for sp, _score in sorted(self._shown_suggestions, key=lambda s: (s[0].start, s[0].end)):
+            if all(sp.end <= t.start or sp.start >= t.end for t in taken):
+                taken.append(sp)
+        self._write(self.session.set_spans, self.current_id, sorted(taken), "labelled",
+                    expected_version=self._version())
 
     def reject_suggestions(self) -> None:
-        if self.current_id is not None:
-            self.store.clear_predictions(self.current_id)
-            self._refresh_current()
+        if self.current_id is None or not self._shown_suggestions or not self._can_edit():
+            return
+        self._write(self.session.clear_predictions, self.current_id)
 
     def undo(self) -> None:
-        self._jump(self.store.undo() if self.store else None)
+        self._undo_redo("undo")
 
     def redo(self) -> None:
-        self._jump(self.store.redo() if self.store else None)
+        self._undo_redo("redo")
+
+    def _undo_redo(self, which: str) -> None:
+        if self.session is None:
+            return
+        if self.read_only:
+            self.statusBar().showMessage("Read-only project: nothing can be undone", 3000)
+            return
+        result = []
+        if self._write(lambda: result.append(getattr(self.session, which)())):
+            self._jump(result[0])
 
     def _jump(self, sentence_id: int | None) -> None:
         if sentence_id is None:
@@ -436,9 +793,8 @@ class MainWindow(QMainWindow):
         row = self.model.row_of(sentence_id)
         if row is not None and sentence_id != self.current_id:
             self.table.selectRow(row)
-        else:
-            self.current_id = sentence_id
-        self._refresh_current()
+        elif sentence_id != self.current_id:
+            self.show_sentence(sentence_id)
 
     def update_status(self) -> None:
         """Refresh the status bar soon (coalesced: a burst of edits costs one query)."""
@@ -448,18 +804,40 @@ class MainWindow(QMainWindow):
         if self.store is None:
             self.status.setText("No project open")
             return
-        summary = self.store.summary()
+        try:
+            summary = self.store.summary()
+        except (NerStudioError, sqlite3.Error):
+            return
         total = sum(n for n, _ in summary["splits"].values())
-        parts = [f"{total} sentences"]
+        parts = [plural(total, "sentence")]
         for split in ("train", "dev", "test", "unassigned"):
             if split in summary["splits"]:
                 n, labelled = summary["splits"][split]
                 parts.append(f"{split} {labelled}/{n} labelled")
         parts.append(" ".join(f"{k} {v}" for k, v in summary["entities"].items()))
-        self.status.setText("  ·  ".join(parts))
+        if self.read_only:
+            parts.insert(0, "READ-ONLY")
+        self.status.setText("  ·  ".join(p for p in parts if p))
+
+    # -- help -----------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        from .help import ShortcutSheet
+
+        if self._shortcut_sheet is None:
+            self._shortcut_sheet = ShortcutSheet(self)
+        self._shortcut_sheet.refresh()
+        self._shortcut_sheet.show()
+        self._shortcut_sheet.raise_()
+
+    def show_about(self) -> None:
+        from .help import show_about
+
+        show_about(self)
 
     # -- import / export ------------------------------------------------------------------------
     def import_dialog(self) -> None:
+        if self.session is None or self.read_only:
+            return
         dialog = ImportDialog(self)
         if dialog.exec():
             self.start_import(**dialog.values())
@@ -469,31 +847,36 @@ class MainWindow(QMainWindow):
         progress = QProgressDialog("Importing…", "Cancel", 0, 0, self)
         progress.setWindowModality(Qt.WindowModal)
         progress.setMinimumDuration(300)
+        session = self.session
         worker = Worker(run_import, str(self.store.path), path, fmt, split, ratios)
         worker.progressed.connect(lambda done, _t: progress.setLabelText(f"Importing… {done} sentences"))
         progress.canceled.connect(worker.cancel)
 
         def finished(n):
             progress.close()
-            self.after_bulk_change()
-            self.statusBar().showMessage(f"Imported {n} sentences from {Path(path).name}", 5000)
+            if self.session is session:
+                session.notify_sentences_changed()
+            self.statusBar().showMessage(
+                f"Imported {plural(n, 'sentence')} from {Path(path).name}", 5000)
 
         def failed(reason):
             progress.close()
-            QMessageBox.warning(self, "Import", reason)
+            warn(self, "Import", reason)
 
         worker.finished.connect(finished)
         worker.failed.connect(failed)
         return self._start(worker)
 
     def export_dialog(self) -> None:
+        if self.session is None:
+            return
         dialog = ExportDialog(self)
         if dialog.exec():
             values = dialog.values()
             worker = Worker(run_export, str(self.store.path), **values)
             worker.finished.connect(lambda n: self.statusBar().showMessage(
-                f"Exported {n} sentences to {values['path']}", 5000))
-            worker.failed.connect(lambda r: QMessageBox.warning(self, "Export", r))
+                f"Exported {plural(n, 'sentence')} to {values['path']}", 5000))
+            worker.failed.connect(lambda r: warn(self, "Export", r))
             self._start(worker)
 
     def _start(self, worker: Worker) -> Worker:
@@ -506,15 +889,17 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
+        self._poll_timer.stop()
         if self.train_view.worker is not None:
             self.train_view.worker.cancel()
             self.train_view.worker.wait(60000)
-        self.train_view._warm.wait(60000)
-        for w in list(self.workers) + list(self.playground._workers):
+        warm = getattr(self.train_view, "_warm", None)
+        if warm is not None:
+            warm.wait(60000)
+        for w in list(self.workers) + list(getattr(self.playground, "_workers", [])):
             w.cancel()
             w.wait(5000)
-        if self.store is not None:
-            self.model = None
-            self.store.close()
-            self.store = None
+        if self._shortcut_sheet is not None:
+            self._shortcut_sheet.close()
+        self._close_session()
         super().closeEvent(event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
 from ..core.store import ProjectStore
+from .text import status_text
 
 COLUMNS = ("Sentence", "Split", "Status", "Entities")
 PAGE = 256
@@ -32,6 +33,22 @@ class SentenceListModel(QAbstractTableModel):
         self.total = self.store.count(**self.filters)
         self.rows = self.store.sentence_rows(0, PAGE, **self.filters)
         self.endResetModel()
+
+    def reload(self) -> bool:
+        """Re-read the listed rows after the data changed (another window's edit, a label merge).
+        When the same sentences are listed, rows are updated in place (the view keeps its
+        selection and scroll position); otherwise the model is reset. Returns True on a reset."""
+        total = self.store.count(**self.filters)
+        rows = self.store.sentence_rows(0, max(len(self.rows), PAGE), **self.filters)
+        if total == self.total and [r.id for r in rows[:len(self.rows)]] == [r.id for r in self.rows]:
+            self.rows = rows[:len(self.rows)]
+            if self.rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
+            return False
+        self.beginResetModel()
+        self.total, self.rows = total, rows
+        self.endResetModel()
+        return True
 
     def update_row(self, sentence_id: int) -> None:
         """Re-read one sentence's row after an edit (status, entity count)."""
@@ -64,7 +81,7 @@ class SentenceListModel(QAbstractTableModel):
             return None
         row = self.rows[index.row()]
         if role == Qt.DisplayRole:
-            status = "suggested" if row.status == "unlabelled" and row.has_predictions else row.status
+            status = status_text(row.status, row.has_predictions)
             return (row.text, row.split, status, row.n_entities)[index.column()]
         if role == Qt.ToolTipRole and index.column() == 0:
             return row.text

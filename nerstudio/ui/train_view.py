@@ -3,34 +3,47 @@
 
 Training runs on a :class:`Worker` thread (one CPU core left to the GUI), on a snapshot of the
 project, so the user keeps annotating while it trains. Events arrive as signals on the GUI thread.
+
+A finished run's model becomes the active one (through the project session, so the playground
+follows). Selecting a past run in the runs list shows what was recorded for it in the project
+file: its loss and F1 curves, per-label scores, confusion matrix and settings, also after a
+restart. The list follows the session's ``runs_changed``. Every string that comes from the
+project or a model (run and model names, error reasons) is shown as plain text.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
                                QLabel, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from ..core.errors import NerStudioError
 from ..core.heap import freeze_heap
-from ..core.runs import model_dir, train_project
+from ..core import runs as runs_module
+from ..core.runs import LABELLED, model_dir, runs_dir, train_project
+from ..core.session import ProjectSession
 from ..core.training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig)
+from .safe_text import rich_plain
 from .workers import Worker
 
 TOOLTIPS = {
-    "learning_rate": "AdamW learning rate; 2e-5 to 5e-5 is usual for BERT fine-tuning",
-    "batch_size": "sentences per optimizer step (8-16 in the reference recipe)",
-    "epochs": "passes over the training sentences",
+    "learning_rate": "AdamW learning rate; 2e-5 to 5e-5 is usual for BERT fine-tuning; auto: chosen from the number of labelled train sentences",
+    "batch_size": "sentences per optimizer step (8-16 in the reference recipe); auto: chosen from the number of labelled train sentences",
+    "epochs": "passes over the training sentences; auto: chosen from the number of labelled train sentences",
     "seed": "seeds batch order, initialisation and dropout: same seed, same run",
     "weight_decay": "decoupled AdamW weight decay (not on biases and LayerNorm)",
-    "warmup_ratio": "fraction of steps with a linear warm-up from 0",
+    "warmup_ratio": "fraction of steps with a linear warm-up from 0; auto: chosen from the number of labelled train sentences",
+    "early_stopping_patience": "stop after this many evaluations without a better dev F1 "
+                               "(0: never); auto: on for small projects",
     "gradient_accumulation": "optimizer step every N batches (effective batch = N x batch)",
     "mixed_precision": "auto: bf16 or fp16 on a GPU that supports it, fp32 on the CPU",
     "eval_every": "evaluate on dev (and checkpoint) every epoch, or every N steps",
@@ -87,6 +100,38 @@ def describe_device() -> str:
     return f"CPU: {n} cores ({max(1, n - 1)} used for training, one kept for the app)"
 
 
+def _plot(title: str, y_label: str | None = None) -> pg.PlotWidget:
+    """A chart whose legend sits below the plot area (in the plot's own layout), so it never
+    covers a curve; curves added with ``name=`` join it, removed ones leave it."""
+    widget = pg.PlotWidget(title=title)
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(colCount=3)
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend
+    item.setLabel("bottom", "step")
+    if y_label:
+        item.setLabel("left", y_label)
+    return widget
+
+
+def _run_folder(store, run: dict) -> Path:
+    """A run's folder (stored relative to the project file's folder by newer versions)."""
+    resolve = getattr(runs_module, "run_folder", None)
+    if resolve is not None:
+        return resolve(store, run)
+    folder = Path(run.get("output_dir") or "")
+    return folder if folder.is_absolute() else Path(store.path).parent / folder
+
+
+def _evaluation(m: dict) -> Evaluation:
+    """An Evaluation back from its stored ``run_metrics`` row."""
+    names = {f.name for f in fields(Evaluation)}
+    return Evaluation(**{k: v for k, v in m.items() if k in names})
+
+
+OVERLAY_COLOURS = ["#999999", "#d4a017", "#17a2b8", "#6c757d"]
+
+
 class TrainView(QWidget):
     run_finished = Signal(int)   # run id, after a finished run (to refresh the playground)
 
@@ -95,8 +140,65 @@ class TrainView(QWidget):
         self.window = window
         self.worker: Worker | None = None
         self.run_id: int | None = None
+        self.shown_run: int | None = None   # the past run on the charts (None: live or none)
         self.loss_x, self.loss_y, self.dev_loss, self.evals = [], [], [], []
+        self.overlays: list[tuple[pg.PlotWidget, object]] = []
+        self._session = None
         self._build()
+
+    # -- the project session --------------------------------------------------------------------
+    def set_session(self, session) -> None:
+        """Follow this project session (None: no project): its runs and active model."""
+        if session is self._session:
+            return
+        if self._session is not None:
+            self._session.runs_changed.disconnect(self.refresh_runs)
+            self._session.active_model_changed.disconnect(self._active_changed)
+        self._session = session
+        if session is not None:
+            session.runs_changed.connect(self.refresh_runs)
+            session.active_model_changed.connect(self._active_changed)
+        if self.worker is None:  # another project: nothing of the last one stays on show
+            self._clear_overlays()
+            self._reset_charts()
+            self.shown_run = None
+            self.showing.setText("Select a run in the runs list to see its charts, or train one.")
+            self.progress_text.setText("Idle")
+        self.refresh_runs()
+
+    def session(self):
+        """The window's project session (binding to it on first sight), or None."""
+        s = getattr(self.window, "session", None)
+        if s is not self._session:
+            self.set_session(s)
+        return s
+
+    def store(self):
+        s = self.session()
+        return s.store if s is not None else getattr(self.window, "store", None)
+
+    def _acting_session(self):
+        """The session to act through: the window's, or (before the window has one) a
+        throwaway one over its store, so the same checks apply."""
+        s = self.session()
+        if s is None and self.store() is not None:
+            s = ProjectSession(self.store())
+        return s
+
+    def _runs_changed(self) -> None:
+        s = self.session()
+        if s is not None:
+            s.notify_runs_changed()
+        else:
+            self.refresh_runs()
+
+    def _active_changed(self, _run_id=None) -> None:
+        self.refresh_runs()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.session() is not None:
+            self.refresh_runs()
+        super().showEvent(event)
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -109,22 +211,27 @@ class TrainView(QWidget):
         self.base_model.setToolTip("'embedded' works offline; a hub name needs the network; "
                                    "or browse to a local folder")
         browse = QPushButton("Folder…")
-        browse.clicked.connect(self._browse_model)
+        browse.clicked.connect(lambda _=False: self._browse_model())
         row = QHBoxLayout()
         row.addWidget(self.base_model, 1)
         row.addWidget(browse)
         form.addRow("Base model", row)
         self.model_info = QLabel()
+        self.model_info.setTextFormat(Qt.PlainText)
+        self.model_info.setWordWrap(True)
         form.addRow("", self.model_info)
         self.base_model.currentTextChanged.connect(
             lambda t: self.model_info.setText(describe_model(t.strip())))
         self.model_info.setText(describe_model("embedded"))
-        self.lr = self._spin(QDoubleSpinBox(), d.learning_rate, 1e-7, 1e-2, 7, 1e-5)
-        self.batch = self._spin(QSpinBox(), d.batch_size, 1, 1024)
-        self.epochs = self._spin(QDoubleSpinBox(), d.epochs, 0.1, 100, 1, 1)
+        # "auto" (the minimum of each spin box): chosen from the number of labelled train
+        # sentences when the run starts (training/auto.py); the run records the resolved values
+        self.lr = self._auto_spin(QDoubleSpinBox(), d.learning_rate, 0, 1e-2, 7, 1e-5)
+        self.batch = self._auto_spin(QSpinBox(), d.batch_size, 0, 1024)
+        self.epochs = self._auto_spin(QDoubleSpinBox(), d.epochs, 0, 100, 1, 1)
         self.seed = self._spin(QSpinBox(), d.seed, 0, 2**31 - 1)
         self.wd = self._spin(QDoubleSpinBox(), d.weight_decay, 0, 1, 3, 0.01)
-        self.warmup = self._spin(QDoubleSpinBox(), d.warmup_ratio, 0, 0.5, 2, 0.05)
+        self.warmup = self._auto_spin(QDoubleSpinBox(), d.warmup_ratio, -0.05, 0.5, 2, 0.05)
+        self.patience = self._auto_spin(QSpinBox(), d.early_stopping_patience, -1, 100)
         self.accum = self._spin(QSpinBox(), d.gradient_accumulation, 1, 256)
         self.precision = QComboBox()
         self.precision.addItems(["auto", "no", "bf16", "fp16"])
@@ -135,25 +242,30 @@ class TrainView(QWidget):
                               ("Batch size", "batch_size", self.batch), ("Epochs", "epochs", self.epochs),
                               ("Seed", "seed", self.seed), ("Weight decay", "weight_decay", self.wd),
                               ("Warm-up ratio", "warmup_ratio", self.warmup),
+                              ("Early stopping", "early_stopping_patience", self.patience),
                               ("Gradient accumulation", "gradient_accumulation", self.accum),
                               ("Mixed precision", "mixed_precision", self.precision),
                               ("Evaluate every", "eval_every", self.eval_every)):
             w.setToolTip(TOOLTIPS[key])
             form.addRow(label, w)
         self.device = QLabel("(checking…)")
+        self.device.setTextFormat(Qt.PlainText)
+        self.device.setWordWrap(True)
         form.addRow("Device", self.device)
         self.warm_up()
 
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
-        self.train_button.clicked.connect(self.start)
+        self.train_button.clicked.connect(lambda _=False: self.start())
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(lambda _=False: self.cancel())
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
         self.progress = QProgressBar()
         self.progress_text = QLabel("Idle")
+        self.progress_text.setTextFormat(Qt.PlainText)
+        self.progress_text.setWordWrap(True)
         settings = QGroupBox("Run")
         sv = QVBoxLayout(settings)
         sv.addLayout(form)
@@ -163,55 +275,78 @@ class TrainView(QWidget):
         sv.addStretch()
 
         pg.setConfigOptions(antialias=True)
-        self.loss_plot = pg.PlotWidget(title="Loss")
-        self.loss_plot.addLegend()
-        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot = _plot("Loss")
         self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#3d7bd9", width=2), name="train")
         self.dev_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#e07b39", width=2), symbol="o",
                                              name="dev")
-        self.f1_plot = pg.PlotWidget(title="Dev scores")
-        self.f1_plot.addLegend()
-        self.f1_plot.setLabel("bottom", "step")
+        self.f1_plot = _plot("Dev scores")
         self.f1_plot.setYRange(0, 1)
         self.f1_curve = self.f1_plot.plot([], [], pen=pg.mkPen("#2a9d55", width=2), symbol="o", name="F1")
         self.p_curve = self.f1_plot.plot([], [], pen=pg.mkPen("#8e6bd1", width=1), symbol="t", name="precision")
         self.r_curve = self.f1_plot.plot([], [], pen=pg.mkPen("#c94f7c", width=1), symbol="s", name="recall")
-        self.overlays = []
-        self.per_label = QTableWidget(0, 4)
-        self.per_label.setHorizontalHeaderLabels(["label", "precision", "recall", "F1"])
+        self.per_label = QTableWidget(0, 5)
+        self.per_label.setHorizontalHeaderLabels(["label", "precision", "recall", "F1", "support"])
+        self.per_label.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.per_label.verticalHeader().hide()
+        self.per_label.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.confusion = QTableWidget(0, 0)
-        tables = QTabWidget()
-        tables.addTab(self.per_label, "Per label")
-        tables.addTab(self.confusion, "Confusion (gold rows, predicted columns)")
+        self.confusion.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.run_settings = QTableWidget(0, 2)
+        self.run_settings.setHorizontalHeaderLabels(["setting", "value"])
+        self.run_settings.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.run_settings.horizontalHeader().setStretchLastSection(True)
+        self.run_settings.verticalHeader().hide()
+        self.run_settings.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.tables = QTabWidget()
+        self.tables.addTab(self.per_label, "Per label")
+        self.tables.addTab(self.confusion, "Confusion (gold rows, predicted columns)")
+        self.tables.addTab(self.run_settings, "Settings")
+        self.tables.setMinimumHeight(190)  # header and 4+ label rows without scrolling
+        self.showing = QLabel("Select a run in the runs list to see its charts, or train one.")
+        self.showing.setTextFormat(Qt.PlainText)
         charts = QWidget()
         grid = QGridLayout(charts)
-        grid.addWidget(self.loss_plot, 0, 0)
-        grid.addWidget(self.f1_plot, 0, 1)
-        grid.addWidget(tables, 1, 0, 1, 2)
+        grid.addWidget(self.showing, 0, 0, 1, 2)
+        grid.addWidget(self.loss_plot, 1, 0)
+        grid.addWidget(self.f1_plot, 1, 1)
+        grid.addWidget(self.tables, 2, 0, 1, 2)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(2, 2)
 
         self.runs = QTableWidget(0, 7)
         self.runs.setHorizontalHeaderLabels(["run", "base model", "started", "duration", "best dev F1",
                                              "status", "active"])
         self.runs.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.runs.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.runs.verticalHeader().hide()
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.runs.horizontalHeader().setStretchLastSection(True)
+        self.runs.itemSelectionChanged.connect(self._selection_changed)
         run_buttons = QHBoxLayout()
-        for text, slot in (("Overlay selected", self.overlay_selected), ("Resume", self.resume),
-                           ("Make active", self.make_active), ("Open folder", self.open_folder),
-                           ("Export…", self.export_run)):
+        for text, slot, tip in (
+                ("Overlay selected", self.overlay_selected,
+                 "draw the selected runs' loss and F1 curves (dashed) over the charts"),
+                ("Resume", self.resume, "continue a cancelled or failed run from its checkpoint"),
+                ("Make active", self.make_active, "use this run's model in the playground and "
+                 "for pre-annotation"),
+                ("Open folder", self.open_folder, "show the run's folder in the file manager"),
+                ("Export…", self.export_run, "copy the run's model folder elsewhere")):
             b = QPushButton(text)
             b.setObjectName("run-" + text.split()[0].lower().rstrip("…"))
-            b.clicked.connect(slot)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _=False, f=slot: f())
             run_buttons.addWidget(b)
+            setattr(self, "run_" + text.split()[0].lower().rstrip("…") + "_button", b)
         runs_box = QGroupBox("Runs")
         rv = QVBoxLayout(runs_box)
         rv.addWidget(self.runs)
         rv.addLayout(run_buttons)
 
         right = QSplitter()
-        right.setOrientation(pg.QtCore.Qt.Vertical)
+        right.setOrientation(Qt.Vertical)
         right.addWidget(charts)
         right.addWidget(runs_box)
-        right.setSizes([500, 200])
+        right.setSizes([520, 200])
         outer = QHBoxLayout(self)
         split = QSplitter()
         split.addWidget(settings)
@@ -237,6 +372,15 @@ class TrainView(QWidget):
         w.setValue(value)
         return w
 
+    def _auto_spin(self, w, value, lo, hi, decimals=None, step=None):
+        """A spin box whose minimum reads "auto" (the config's None)."""
+        w.setSpecialValueText("auto")
+        return self._spin(w, lo if value is None else value, lo, hi, decimals, step)
+
+    @staticmethod
+    def _auto_value(w):
+        return None if w.value() == w.minimum() else w.value()
+
     def _browse_model(self):
         path = QFileDialog.getExistingDirectory(self, "Base model folder")
         if path:
@@ -244,28 +388,74 @@ class TrainView(QWidget):
 
     def config(self) -> TrainConfig:
         return TrainConfig(base_model=self.base_model.currentText().strip() or "embedded",
-                           learning_rate=self.lr.value(), batch_size=self.batch.value(),
-                           epochs=self.epochs.value(), seed=self.seed.value(),
-                           weight_decay=self.wd.value(), warmup_ratio=self.warmup.value(),
+                           learning_rate=self._auto_value(self.lr),
+                           batch_size=self._auto_value(self.batch),
+                           epochs=self._auto_value(self.epochs), seed=self.seed.value(),
+                           weight_decay=self.wd.value(),
+                           warmup_ratio=self._auto_value(self.warmup),
+                           early_stopping_patience=self._auto_value(self.patience),
                            gradient_accumulation=self.accum.value(),
                            mixed_precision=self.precision.currentText(),
                            eval_every=self.eval_every.currentText().strip(), keep_core_free=True)
 
+    def _say(self, title: str, text: str, kind: str = "information") -> None:
+        """A message box whose text (which may hold a run name or an error reason from the
+        project file) shows literally."""
+        getattr(QMessageBox, kind)(self, title, rich_plain(text))
+
     # -- running --------------------------------------------------------------------------------
+    def cannot_train(self, store) -> str | None:
+        """Why a new run would have nothing to learn from (checked before a run row exists)."""
+        if not store.label_set().names:
+            return ("The project has no entity types yet: add labels first (Edit ▸ Labels…), "
+                    "then label some sentences.")
+        if store.count(split="train", status=LABELLED) == 0:
+            return ("Nothing to train on yet: no sentence in the train split is labelled. Label "
+                    "some in the Annotate tab (Enter marks a sentence labelled), then train.")
+        return None
+
     def start(self, config: TrainConfig | None = None, resume_run: int | None = None) -> Worker | None:
-        if self.window.store is None or self.worker is not None:
+        store = self.store()
+        if store is None:
+            self._say("Train", "No project is open. Open or create one first (File ▸ Open "
+                      "project…, File ▸ New project… or File ▸ Open demo project).")
             return None
+        if self.worker is not None:
+            return None
+        if getattr(self.window, "read_only", False):
+            self._say("Train", "The project is open read-only: a run is recorded in the project "
+                      "file, so training needs it writable.")
+            return None
+        if resume_run is None:
+            reason = self.cannot_train(store)
+            if reason:
+                self._say("Train", reason)
+                return None
+        else:
+            try:
+                status = store.run(resume_run)["status"]
+            except NerStudioError as exc:
+                self._say("Resume", str(exc), "warning")
+                return None
+            if status in ("finished", "running"):
+                self._say("Resume", f"Run {resume_run} is {status}: only a cancelled or failed "
+                          "run can be resumed.")
+                return None
         self._reset_charts()
-        self.worker = Worker(run_training, str(self.window.store.path), config or self.config(),
-                             resume_run)
+        self._clear_overlays()
+        self.shown_run = None
+        self.showing.setText(f"Resuming run {resume_run}…" if resume_run is not None
+                             else "Training a new run…")
+        self.worker = Worker(run_training, str(store.path), config or self.config(), resume_run)
         self.worker.event.connect(self.on_event)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
         self.progress_text.setText("Loading the model and the data…")
         self.worker.start()
-        QTimer.singleShot(500, self.refresh_runs)
+        QTimer.singleShot(500, self._runs_changed)  # the run's row exists by then
         return self.worker
 
     def cancel(self) -> None:
@@ -278,7 +468,7 @@ class TrainView(QWidget):
             self.progress.setRange(0, e.total_steps)
             self.progress_text.setText(f"Training on {e.device_name}: {e.train_sentences} train / "
                                        f"{e.dev_sentences} dev sentences")
-            self.refresh_runs()
+            self._runs_changed()
         elif isinstance(e, Step):
             self.loss_x.append(e.step)
             self.loss_y.append(e.loss)
@@ -289,24 +479,29 @@ class TrainView(QWidget):
                                        f"{e.sentences_per_s:.0f} sentences/s · ETA {eta}")
         elif isinstance(e, Evaluation):
             self.evals.append(e)
-            xs = [v.step for v in self.evals]
-            self.dev_curve.setData(xs, [v.loss for v in self.evals])
-            self.f1_curve.setData(xs, [v.f1 for v in self.evals])
-            self.p_curve.setData(xs, [v.precision for v in self.evals])
-            self.r_curve.setData(xs, [v.recall for v in self.evals])
+            self._plot_evals()
             self.show_scores(e)
         elif isinstance(e, (Finished, Cancelled, Failed)):
             self.progress_text.setText({Finished: "Finished", Cancelled: "Cancelled: resume it "
                                         "from the runs list", Failed: "Failed"}[type(e)] +
                                        (f": {e.reason}" if isinstance(e, Failed) else ""))
 
+    def _plot_evals(self) -> None:
+        xs = [v.step for v in self.evals]
+        self.dev_curve.setData(xs, [v.loss for v in self.evals])
+        self.f1_curve.setData(xs, [v.f1 for v in self.evals])
+        self.p_curve.setData(xs, [v.precision for v in self.evals])
+        self.r_curve.setData(xs, [v.recall for v in self.evals])
+
     def show_scores(self, e: Evaluation) -> None:
         self.per_label.setRowCount(len(e.per_label))
         for r, (label, s) in enumerate(sorted(e.per_label.items())):
-            for c, v in enumerate([label, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}"]):
+            support = s.get("support")
+            for c, v in enumerate([label, f"{s['precision']:.3f}", f"{s['recall']:.3f}",
+                                   f"{s['f1']:.3f}", "" if support is None else str(support)]):
                 self.per_label.setItem(r, c, QTableWidgetItem(v))
         names = sorted({k for k in e.confusion} | {p for row in e.confusion.values() for p in row})
-        names = [n for n in names if n != "O"] + ["O"]
+        names = [n for n in names if n != "O"] + ["O"] if names else []
         self.confusion.setRowCount(len(names))
         self.confusion.setColumnCount(len(names))
         self.confusion.setHorizontalHeaderLabels(names)
@@ -320,101 +515,249 @@ class TrainView(QWidget):
         run_id, event = result
         self.run_id = run_id
         self._idle()
+        self.shown_run = run_id
+        self.showing.setText(f"Run {run_id} ({type(event).__name__.lower()})")
+        self._show_settings(run_id)
         if isinstance(event, Failed):
-            QMessageBox.warning(self, "Training failed", event.reason)
+            self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):
-            if self.window.store.meta("active_run") is None:
-                self.window.store.set_meta("active_run", run_id)
+            try:  # the new model is the one the user wants to try: make it the active one
+                self._acting_session().set_active_run(run_id)
+            except NerStudioError as exc:
+                self._say("Runs", str(exc), "warning")
             self.run_finished.emit(run_id)
-        self.refresh_runs()
+            self.window.statusBar().showMessage(
+                f"Run {run_id} finished; its model is now the active one (Playground tab)", 8000)
+        self._runs_changed()
 
     def _failed(self, reason: str) -> None:
         self._idle()
-        QMessageBox.warning(self, "Training failed", reason)
-        self.refresh_runs()
+        self.showing.setText("The run failed")
+        self._say("Training failed", reason, "warning")
+        self._runs_changed()
 
     def _idle(self) -> None:
         self.worker = None
         self.train_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
 
     def _reset_charts(self) -> None:
         self.loss_x, self.loss_y, self.evals = [], [], []
         for curve in (self.train_curve, self.dev_curve, self.f1_curve, self.p_curve, self.r_curve):
             curve.setData([], [])
+        self.per_label.setRowCount(0)
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.run_settings.setRowCount(0)
 
     # -- runs history ---------------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        store = self.window.store
+        store = self.store()
         if store is None:
+            self.runs.setRowCount(0)
             return
+        reconcile = getattr(runs_module, "reconcile", None)
+        if reconcile is not None and self.worker is None:
+            try:  # a 'running' run whose process died (a crash, a kill) becomes 'interrupted'
+                reconcile(store)
+            except NerStudioError:
+                pass
         runs = store.runs()
         active = store.meta("active_run")
-        self.runs.setRowCount(len(runs))
-        for r, run in enumerate(reversed(runs)):
-            status = run["status"] + (f": {run['error']}" if run.get("error") else "")
-            dur = f"{run['duration_s'] / 60:.1f} min" if run.get("duration_s") else ""
-            f1 = f"{run['best_f1']:.4f}" if run.get("best_f1") is not None else ""
-            for c, v in enumerate([str(run["id"]), run["base_model"], run["created_at"], dur, f1,
-                                   status, "●" if run["id"] == active else ""]):
-                item = QTableWidgetItem(v)
-                if c == 5 and run.get("error"):
-                    item.setToolTip(run["error"])
-                self.runs.setItem(r, c, item)
+        keep = set(self.selected_runs())
+        self.runs.blockSignals(True)
+        try:
+            self.runs.clearSelection()
+            self.runs.setRowCount(len(runs))
+            for r, run in enumerate(reversed(runs)):
+                status = run["status"] + (f": {run['error']}" if run.get("error") else "")
+                dur = f"{run['duration_s'] / 60:.1f} min" if run.get("duration_s") else ""
+                f1 = f"{run['best_f1']:.4f}" if run.get("best_f1") is not None else ""
+                for c, v in enumerate([str(run["id"]), run["base_model"], run["created_at"], dur,
+                                       f1, status, "●" if run["id"] == active else ""]):
+                    item = QTableWidgetItem(v)
+                    if c in (1, 5):  # may be long: the whole text on hover, shown literally
+                        item.setToolTip(rich_plain(v))
+                    self.runs.setItem(r, c, item)
+                if run["id"] in keep:  # the same runs stay selected (rows move as runs come)
+                    self.runs.selectionModel().select(
+                        self.runs.model().index(r, 0),
+                        QItemSelectionModel.Select | QItemSelectionModel.Rows)
+        finally:
+            self.runs.blockSignals(False)
 
     def selected_runs(self) -> list[int]:
         rows = {i.row() for i in self.runs.selectedIndexes()}
-        return [int(self.runs.item(r, 0).text()) for r in sorted(rows)]
+        return [int(self.runs.item(r, 0).text()) for r in sorted(rows) if self.runs.item(r, 0)]
+
+    def _selection_changed(self) -> None:
+        """A run picked in the list: show what was recorded for it (unless one is training)."""
+        if self.worker is not None:
+            return
+        row = self.runs.currentRow()
+        ids = self.selected_runs()
+        if row < 0 or self.runs.item(row, 0) is None:
+            return
+        run_id = int(self.runs.item(row, 0).text())
+        if run_id in ids:
+            self.show_run(run_id)
+
+    def show_run(self, run_id: int) -> None:
+        """A past run's loss and F1 curves, per-label scores, confusion and settings, as
+        recorded in the project file."""
+        store = self.store()
+        try:
+            run = store.run(run_id)
+        except NerStudioError as exc:
+            self._say("Runs", str(exc), "warning")
+            return
+        self._reset_charts()
+        self.shown_run = run_id
+        train = store.run_metrics(run_id, "train")
+        self.loss_x = [m["step"] for m in train]
+        self.loss_y = [m["loss"] for m in train]
+        self.train_curve.setData(self.loss_x, self.loss_y)
+        self.evals = [_evaluation(m) for m in store.run_metrics(run_id, "eval")]
+        self._plot_evals()
+        caption = f"Run {run_id} ({run['status']}), base model {run['base_model']}"
+        if self.evals:
+            best = max(self.evals, key=lambda v: v.f1)
+            self.show_scores(best)
+            caption += f": scores at step {best.step} (best dev F1 {best.f1:.3f})"
+        else:
+            caption += ": no evaluation recorded"
+        self.showing.setText(caption)
+        self._show_settings(run_id)
+
+    def _show_settings(self, run_id: int) -> None:
+        store = self.store()
+        run = store.run(run_id)
+        rows = [("run", str(run_id)), ("status", run["status"]),
+                ("base model", run["base_model"]), ("device", run.get("device") or ""),
+                ("started", run.get("created_at") or ""), ("finished", run.get("finished_at") or ""),
+                ("output folder", run.get("output_dir") or "")]
+        if run.get("error"):
+            rows.append(("error", run["error"]))
+        config = run.get("config") or {}
+        rows += [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+                 for k, v in config.items()]
+        self.run_settings.setRowCount(len(rows))
+        for r, (k, v) in enumerate(rows):
+            self.run_settings.setItem(r, 0, QTableWidgetItem(k))
+            self.run_settings.setItem(r, 1, QTableWidgetItem(v))
+
+    def _clear_overlays(self) -> None:
+        for plot, curve in self.overlays:
+            plot.removeItem(curve)
+        self.overlays = []
 
     def overlay_selected(self) -> None:
-        for curve in self.overlays:
-            self.f1_plot.removeItem(curve)
-        self.overlays = []
-        colours = ["#999999", "#d4a017", "#17a2b8", "#6c757d"]
+        """The selected runs' train loss and dev F1, dashed, over the current charts."""
+        store = self.store()
+        self._clear_overlays()
+        if store is None:
+            return
         for i, run_id in enumerate(self.selected_runs()):
-            evals = self.window.store.run_metrics(run_id, "eval")
-            curve = self.f1_plot.plot([m["step"] for m in evals], [m["f1"] for m in evals],
-                                      pen=pg.mkPen(colours[i % len(colours)], width=1,
-                                                   style=pg.QtCore.Qt.DashLine),
-                                      symbol="x", name=f"run {run_id} F1")
-            self.overlays.append(curve)
+            pen = pg.mkPen(OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)], width=1, style=Qt.DashLine)
+            train = store.run_metrics(run_id, "train")
+            evals = store.run_metrics(run_id, "eval")
+            loss = self.loss_plot.plot([m["step"] for m in train], [m["loss"] for m in train],
+                                       pen=pen, name=f"run {run_id} loss")
+            f1 = self.f1_plot.plot([m["step"] for m in evals], [m["f1"] for m in evals], pen=pen,
+                                   symbol="x", name=f"run {run_id} F1")
+            self.overlays += [(self.loss_plot, loss), (self.f1_plot, f1)]
+
+    def _selected_one(self, what: str) -> int | None:
+        runs = self.selected_runs()
+        if not runs:
+            self._say(what, "Select a run in the runs list first.")
+            return None
+        return runs[0]
 
     def resume(self) -> None:
-        runs = self.selected_runs()
-        if runs:
-            self.start(resume_run=runs[0])
+        run_id = self._selected_one("Resume")
+        if run_id is not None:
+            self.start(resume_run=run_id)
 
     def make_active(self) -> None:
-        runs = self.selected_runs()
-        if not runs:
+        run_id = self._selected_one("Make active")
+        if run_id is None:
             return
+        try:  # refuses a run with no final model, or whose model folder has gone
+            self._acting_session().set_active_run(run_id)
+        except NerStudioError as exc:
+            self._say("Make active", str(exc), "warning")
+            return
+        self._runs_changed()
+        self.run_finished.emit(run_id)
+
+    def _model_folder(self, run_id: int, what: str) -> Path | None:
+        """The run's saved model folder, or None after telling the user why not."""
         try:
-            model_dir(self.window.store, runs[0])
-        except Exception as exc:  # noqa: BLE001 - a StoreError: no final model
-            QMessageBox.warning(self, "Runs", str(exc))
-            return
-        self.window.store.set_meta("active_run", runs[0])
-        self.refresh_runs()
-        self.run_finished.emit(runs[0])
+            folder = model_dir(self.store(), run_id)
+        except NerStudioError as exc:
+            self._say(what, str(exc), "warning")
+            return None
+        if not folder.is_dir():
+            self._say(what, f"Run {run_id}: its model folder {folder} is missing (moved or "
+                      "deleted?).", "warning")
+            return None
+        return folder
 
     def open_folder(self) -> None:
-        runs = self.selected_runs()
-        if runs:
-            folder = self.window.store.run(runs[0]).get("output_dir")
-            if folder:
-                QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+        run_id = self._selected_one("Open folder")
+        if run_id is None:
+            return
+        run = self.store().run(run_id)
+        if run["status"] == "finished":
+            folder = self._model_folder(run_id, "Open folder")
+            if folder is None:
+                return
+            folder = folder.parent
+        else:
+            folder = _run_folder(self.store(), run)
+            if not run.get("output_dir") or not folder.is_dir():
+                self._say("Open folder", f"Run {run_id} has no folder on disk (yet).", "warning")
+                return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    def export_run(self, target: str | None = None) -> None:
-        runs = self.selected_runs()
-        if not runs:
-            return
+    def export_run(self) -> Path | None:
+        """Copy the selected run's model folder to ``<chosen folder>/nerstudio-run-N``."""
+        run_id = self._selected_one("Export")
+        if run_id is None:
+            return None
+        source = self._model_folder(run_id, "Export")
+        if source is None:
+            return None
+        target = QFileDialog.getExistingDirectory(self, "Export the model to")
+        if not target:
+            return None
+        dest = (Path(target) / f"nerstudio-run-{run_id}").resolve()
+        store = self.store()
+        for inside in (runs_dir(Path(store.path)).resolve(), source.resolve().parent):
+            if dest == inside or inside in dest.parents:
+                self._say("Export", f"{dest} is inside the project's runs ({inside}): choose a "
+                          "folder outside it.", "warning")
+                return None
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            if QMessageBox.question(self, "Export", rich_plain(
+                    f"{dest} already exists and is not empty. Replace it with run {run_id}'s "
+                    "model?")) != QMessageBox.Yes:
+                return None
+        partial = dest.with_name(dest.name + ".partial")
         try:
-            source = model_dir(self.window.store, runs[0])
-        except Exception as exc:  # noqa: BLE001
-            QMessageBox.warning(self, "Runs", str(exc))
-            return
-        target = target or QFileDialog.getExistingDirectory(self, "Export the model to")
-        if target:
-            dest = Path(target) / f"nerstudio-run-{runs[0]}"
-            shutil.copytree(source, dest, dirs_exist_ok=True)
-            self.window.statusBar().showMessage(f"Exported the model to {dest}", 5000)
+            if partial.exists():
+                shutil.rmtree(partial)
+            shutil.copytree(source, partial)
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            elif dest.exists():
+                dest.unlink()
+            partial.rename(dest)
+        except OSError as exc:
+            self._say("Export", f"Could not export to {dest}: {exc}", "warning")
+            return None
+        self.window.statusBar().showMessage(f"Exported run {run_id}'s model to {dest}", 8000)
+        return dest

@@ -1,5 +1,9 @@
 """Import and export formats. ``read(path)`` streams Sentences (and DocumentStart markers) from any
-supported format; :func:`import_file` puts them into a project in one transaction."""
+supported format; :func:`import_file` puts them into a project in one transaction.
+
+A sentence's status survives a round trip: JSON, HF and doccano records carry a ``status`` field
+(read back when present), records without tags import unlabelled, and CoNLL (no place for it)
+exports only labelled / reviewed sentences unless asked."""
 from __future__ import annotations
 
 import json
@@ -11,23 +15,28 @@ from ..store import ProjectStore
 from ._io import read_lines
 from .conll import read_conll, write_conll
 from .hf import read_hf, write_hf
-from .jsonl import read_json_records, write_jsonl
+from .jsonl import read_json_records, sidecar_path, write_jsonl
 from .offsets import read_doccano, read_label_studio, read_text, write_doccano
+from .safety import ExportTargetError, check_file_target, check_folder_target, check_not_project
 
 IMPORT_FORMATS = ("conll", "jsonl", "hf", "doccano", "labelstudio", "text")
 EXPORT_FORMATS = {"conll": write_conll, "jsonl": write_jsonl, "hf": write_hf,
                   "doccano": write_doccano}
+HUB_PREFIX = "hub:"
+STATUS_FREE_FORMATS = ("conll",)  # no place for a status: unlabelled sentences are left out
 
 
 def detect_format(path: str | Path) -> str:
-    """Guess a format from the extension, then from the first record or line."""
+    """Guess a format from the extension, then from the first record or line. A missing path is
+    "no such file": a Hugging Face hub name is only ever what the user says it is (``hub:``)."""
+    if str(path).startswith(HUB_PREFIX):
+        return "hf-hub"
     p = Path(path)
-    if p.is_dir() or (not p.exists() and "/" in str(path) and not str(path).startswith(".")):
+    if p.is_dir():
         return "hf"
     if not p.exists():
-        if p.suffix:
-            raise ImportFormatError("no such file", path)
-        return "hf"  # a hub name such as "conll2003"
+        raise ImportFormatError("no such file (a Hugging Face hub dataset is written "
+                                f"{HUB_PREFIX}NAME or given with --format hf-hub)", path)
     ext = p.suffix.lower()
     if ext in (".conll", ".conllu", ".iob", ".iob2", ".bio", ".tsv"):
         return "conll"
@@ -78,8 +87,8 @@ def read(path: str | Path, fmt: str | None = None, *, scheme: str = "auto",
         return read_conll(path, scheme, split)
     if fmt == "jsonl":
         return read_json_records(path, tag_names, scheme, split)
-    if fmt == "hf":
-        return read_hf(path, scheme, split)
+    if fmt in ("hf", "hf-hub"):
+        return read_hf(str(path).removeprefix(HUB_PREFIX), scheme, split, hub=fmt == "hf-hub")
     if fmt == "doccano":
         return read_doccano(path, split, sentence_split)
     if fmt == "labelstudio":
@@ -101,10 +110,36 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
                               on_progress=on_progress)
 
 
-def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | None = None) -> int:
+def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | None = None, *,
+                force: bool = False, include_unlabelled: bool = False) -> int:
+    """Export after checking the target (never the project, its side files or runs; an existing
+    output only with ``force``). Formats without a status field leave unlabelled sentences out
+    unless ``include_unlabelled``: they would come back as gold (see :func:`left_out`)."""
     try:
         writer = EXPORT_FORMATS[fmt]
     except KeyError:
         raise ImportFormatError(f"unknown export format {fmt!r}; one of "
                                 f"{', '.join(EXPORT_FORMATS)}", path) from None
+    check_export_target(store.path, path, fmt, force)
+    if fmt in STATUS_FREE_FORMATS:
+        return writer(store, path, split, include_unlabelled)
     return writer(store, path, split)
+
+
+def check_export_target(project: str | Path, path: str | Path, fmt: str, force: bool) -> None:
+    """Raise ExportTargetError (one line) for a target that is unsafe or unusable."""
+    check_not_project(project, path, folder=fmt == "hf")
+    (check_folder_target if fmt == "hf" else check_file_target)(path, force)
+    if fmt == "jsonl":  # the label list beside it is written too
+        check_not_project(project, sidecar_path(Path(path)))
+        if sidecar_path(Path(path)).exists() and not force:
+            raise ExportTargetError(f"{sidecar_path(Path(path))}: already exists (the label "
+                                    f"list of {Path(path).name}); use --force to overwrite it")
+
+
+def left_out(store: ProjectStore, fmt: str, split: str | None = None,
+             include_unlabelled: bool = False) -> int:
+    """How many sentences an export of ``fmt`` leaves out (unlabelled, status-free formats)."""
+    if fmt not in STATUS_FREE_FORMATS or include_unlabelled:
+        return 0
+    return store.count(split=split, status=["unlabelled"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..domain import Sentence
+from ..domain import STATUSES, Sentence
 from ..errors import ImportFormatError, TagError
 from ..iob import bioes_to_iob2, tags_to_spans, to_iob2
 
@@ -53,7 +53,9 @@ def tagged_sentences(records: Iterable, path: Path, scheme: str = "auto",
     unchanged, an IOB1 sentence has its orphan I- made B-, and S-/E- (or U-/L-) map to B-/I-. So
     one streaming pass converts IOB2, IOB1 and BIOES files alike. ``iob2`` is strict: an I- after
     O is an error. Other items (document boundaries) pass through. ``where`` is a line number or
-    a list of line numbers, one per token, so a tag error names the line of the bad tag."""
+    a list of line numbers, one per token, so a tag error names the line of the bad tag.
+    ``tags`` None (a record without tags) makes an unlabelled sentence; ``fields`` may carry the
+    record's own ``status``, else a tagged sentence is labelled."""
     if scheme not in SCHEMES:
         raise ImportFormatError(f"unknown tag scheme {scheme!r}", path)
     convert = _auto_spans if scheme == "auto" else (lambda tags: tags_to_spans(to_iob2(tags, scheme)))
@@ -63,11 +65,22 @@ def tagged_sentences(records: Iterable, path: Path, scheme: str = "auto",
             continue
         where, words, tags, fields = rec
         try:
-            spans = convert(tags)
+            spans = [] if tags is None else convert(tags)
         except TagError as exc:
             raise ImportFormatError(_tag_reason(exc, scheme), path, _at(where, exc.position),
                                     unit) from exc
-        yield Sentence.from_words(words, spans=spans, status="labelled", **fields)
+        fields = {"status": "unlabelled" if tags is None else "labelled", **fields}
+        yield Sentence.from_words(words, spans=spans, **fields)
+
+
+def record_status(value, path, where, unit: str = "line") -> dict:
+    """``{"status": value}`` for a record's own status field, ``{}`` when it has none."""
+    if value is None:
+        return {}
+    if value not in STATUSES:
+        raise ImportFormatError(f"unknown status {value!r}; one of {', '.join(STATUSES)}",
+                                path, where, unit)
+    return {"status": value}
 
 
 def _auto_spans(tags):

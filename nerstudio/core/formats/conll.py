@@ -10,6 +10,9 @@ from ..errors import ImportFormatError
 from ..iob import spans_to_tags
 from ..store import DocumentStart, ProjectStore
 from ._io import read_lines, split_from_name, tagged_sentences
+from .safety import atomic_file
+
+LABELLED = ("labelled", "reviewed")
 
 
 def read_conll(path: str | Path, scheme: str = "auto", split: str | None = None) -> Iterator:
@@ -55,12 +58,16 @@ def _records(path: Path, split: str):
         raise ImportFormatError("empty file: no sentences", path)
 
 
-def write_conll(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
-    """IOB2 CoNLL. Documents become ``-DOCSTART-`` blocks when they came from one."""
+def write_conll(store: ProjectStore, path: str | Path, split: str | None = None,
+                include_unlabelled: bool = False) -> int:
+    """IOB2 CoNLL. Documents become ``-DOCSTART-`` blocks when they came from one. CoNLL has no
+    status: every sentence in it reads back as gold, so unlabelled ones are left out unless
+    ``include_unlabelled`` (written atomically: see safety.atomic_file)."""
     n = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    status = None if include_unlabelled else LABELLED
+    with atomic_file(path) as f:
         first = True
-        for (_id, _name, header), sentences in store.iter_documents(split=split):
+        for (_id, _name, header), sentences in store.iter_documents(split=split, status=status):
             blocks = [header] if header else []
             for s in sentences:
                 tags = spans_to_tags(s.spans, len(s.tokens))

@@ -1,5 +1,6 @@
 """JSON / JSONL records with ``tokens`` and ``ner_tags``: string tags, or integer ids with a label
-list (given, or a sidecar ``<name>.labels.json`` / ``labels.json`` beside the file)."""
+list (given, or a sidecar ``<name>.labels.json`` / ``labels.json`` beside the file). An optional
+``status`` field keeps unlabelled sentences unlabelled; a record without tags is unlabelled."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ from ..domain import SPLITS
 from ..errors import ImportFormatError
 from ..iob import spans_to_tags
 from ..store import ProjectStore
-from ._io import read_lines, split_from_name, tagged_sentences
+from ._io import read_lines, record_status, split_from_name, tagged_sentences
+from .safety import atomic_file
 
 _SPLIT_ALIASES = {"validation": "dev", "valid": "dev", "val": "dev"}
 
@@ -80,6 +82,9 @@ def _record(obj, where, path, unit, tag_names, split, default_split):
     if not isinstance(obj, dict):
         raise ImportFormatError("a record must be a JSON object", path, where, unit)
     tokens, tags = obj.get("tokens"), obj.get("ner_tags", obj.get("tags"))
+    untagged = tags is None and "ner_tags" not in obj and "tags" not in obj
+    if untagged and isinstance(tokens, list):
+        tags = ["O"] * len(tokens)  # checked like any record, imported without tags
     if not isinstance(tokens, list) or not isinstance(tags, list):
         raise ImportFormatError("a record needs 'tokens' and 'ner_tags' lists", path, where, unit)
     if len(tokens) != len(tags):
@@ -95,7 +100,9 @@ def _record(obj, where, path, unit, tag_names, split, default_split):
     record_split = _SPLIT_ALIASES.get(record_split, record_split)
     if record_split is not None and record_split not in SPLITS:
         raise ImportFormatError(f"unknown split {record_split!r}", path, where, unit)
-    return where, tokens, tags, {"split": split or record_split or default_split}
+    fields = {"split": split or record_split or default_split,
+              **record_status(obj.get("status"), path, where, unit)}
+    return where, tokens, None if untagged else tags, fields
 
 
 def _tag(tag, names, path, where, unit) -> str:
@@ -113,16 +120,18 @@ def _tag(tag, names, path, where, unit) -> str:
 
 
 def write_jsonl(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
-    """JSONL with integer ``ner_tags`` and the label list in ``<name>.labels.json`` beside it."""
+    """JSONL with integer ``ner_tags``, the sentence's ``status``, and the label list in
+    ``<name>.labels.json`` beside it (each file written atomically)."""
     path = Path(path)
     tag_list = store.label_set().tags()
     ids = {t: i for i, t in enumerate(tag_list)}
     n = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as f:
         for s in store.iter_sentences(split=split):
             tags = spans_to_tags(s.spans, len(s.tokens))
             f.write(json.dumps({"id": s.id, "tokens": s.words, "ner_tags": [ids[t] for t in tags],
-                                "split": s.split}, ensure_ascii=False) + "\n")
+                                "split": s.split, "status": s.status}, ensure_ascii=False) + "\n")
             n += 1
-    sidecar_path(path).write_text(json.dumps(tag_list) + "\n", encoding="utf-8")
+    with atomic_file(sidecar_path(path)) as f:
+        f.write(json.dumps(tag_list) + "\n")
     return n

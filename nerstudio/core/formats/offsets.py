@@ -12,7 +12,8 @@ from ..domain import Sentence, Span
 from ..errors import ImportFormatError
 from ..store import DocumentStart, ProjectStore
 from ..tokenize import rebase, split_sentences, tokenize
-from ._io import read_lines, split_from_name
+from ._io import read_lines, record_status, split_from_name
+from .safety import atomic_file
 from .jsonl import _json_objects, _jsonl_objects, _SPLIT_ALIASES
 
 CharSpan = tuple[int, int, str]
@@ -91,7 +92,10 @@ def read_doccano(path: str | Path, split: str | None = None,
             raise ImportFormatError(msg, path, where)
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             fail("a doccano record needs a 'text' string")
-        raw = obj.get("label", obj.get("labels", obj.get("entities", [])))
+        keys = [k for k in ("label", "labels", "entities") if k in obj]
+        raw = obj[keys[0]] if keys else []
+        status = record_status(obj.get("status"), path, where).get(
+            "status", "labelled" if keys else "unlabelled")  # no labels at all: not gold
         if not isinstance(raw, list):
             fail("'label' must be a list of [start, end, label]")
         spans = []
@@ -103,7 +107,7 @@ def read_doccano(path: str | Path, split: str | None = None,
             spans.append(tuple(item))
         yield DocumentStart(f"{path.name}#{where}")
         yield from text_to_sentences(obj["text"], spans, fail, _record_split(obj, split, default, fail),
-                                     sentence_split)
+                                     sentence_split, status)
 
 
 def read_label_studio(path: str | Path, split: str | None = None,
@@ -142,12 +146,13 @@ def _char_spans(s: Sentence) -> list[list]:
 
 
 def write_doccano(store: ProjectStore, path: str | Path, split: str | None = None) -> int:
-    """One record per sentence: ``{"text", "label": [[start, end, label]], "split"}``."""
+    """One record per sentence: ``{"text", "label": [[start, end, label]], "split", "status"}``
+    (written atomically)."""
     n = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as f:
         for s in store.iter_sentences(split=split):
             f.write(json.dumps({"id": s.id, "text": s.text, "label": _char_spans(s),
-                                "split": s.split}, ensure_ascii=False) + "\n")
+                                "split": s.split, "status": s.status}, ensure_ascii=False) + "\n")
             n += 1
     return n
 

@@ -5,8 +5,11 @@ from its longest batch to its shortest: about 4 % of a CoNLL-2003 epoch is still
 order within a window is a long-to-short sweep. Sorting windows of 200 batches leaves about 1.5 %
 padding; the batches are then shuffled over the whole epoch, so no sweep remains. The longest batch
 still comes first, so a batch size too large for the memory fails at once rather than late.
-Everything is drawn from torch's global generator (seeded by the Trainer; its state is saved in
-checkpoints), so the order is reproducible and a resumed run continues it.
+Each epoch's order is drawn from its own generator seeded from (seed, epoch), never from torch's
+global one: the Trainer builds a resumed epoch's order *before* it restores the checkpoint's global
+RNG state, so a global draw would give the resumed epoch another order (sentences repeated and
+skipped). With its own generator the order is a pure function of (seed, epoch), and a resumed run
+sees exactly the batches the uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -34,14 +37,27 @@ def length_grouped_order(lengths: list[int], batch_size: int, window_batches: in
     return [i for batch in full + partial for i in batch]
 
 
-class LengthGroupedOrder:
-    """A ``torch.utils.data.Sampler`` over :func:`length_grouped_order` (a new order each epoch)."""
+def epoch_generator(seed: int, epoch: int):
+    """A generator whose draws depend only on (seed, epoch)."""
+    import torch
 
-    def __init__(self, lengths: list[int], batch_size: int):
-        self.lengths, self.batch_size = list(lengths), batch_size
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class LengthGroupedOrder:
+    """A ``torch.utils.data.Sampler`` over :func:`length_grouped_order`: a new order each epoch,
+    told by ``set_epoch`` (the Trainer / Accelerate call it at the start of every epoch)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 42):
+        self.lengths, self.batch_size, self.seed = list(lengths), batch_size, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __iter__(self):
-        return iter(length_grouped_order(self.lengths, self.batch_size))
+        generator = epoch_generator(self.seed, self.epoch)
+        return iter(length_grouped_order(self.lengths, self.batch_size, generator=generator))

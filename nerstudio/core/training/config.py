@@ -1,7 +1,11 @@
-"""Training configuration: the knobs of the reference recipe with its defaults."""
+"""Training configuration: the knobs of the reference recipe.
+
+Batch size, learning rate, epochs, warm-up and early stopping default to ``None`` ("auto"): they
+are chosen from the number of training sentences by :func:`.auto.auto_schedule` when the run
+starts (:meth:`TrainConfig.resolved`), and the resolved values are what the run records."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 EMBEDDED_MODEL = "embedded"
 
@@ -9,15 +13,16 @@ EMBEDDED_MODEL = "embedded"
 @dataclass
 class TrainConfig:
     base_model: str = EMBEDDED_MODEL      # "embedded", a local folder or a hub name
-    learning_rate: float = 5e-5
-    batch_size: int = 16
-    epochs: float = 3.0
+    learning_rate: float | None = None   # None: auto (by data size, see auto.py)
+    batch_size: int | None = None
+    epochs: float | None = None
     seed: int = 42
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
+    warmup_ratio: float | None = None
+    early_stopping_patience: int | None = None  # evaluations without a better dev F1; 0: never
     gradient_accumulation: int = 1
     mixed_precision: str = "auto"         # auto (bf16/fp16 on a GPU that has it), no, bf16, fp16
     max_length: int = 128                 # subwords; longer sentences are split, never truncated
@@ -33,6 +38,7 @@ class TrainConfig:
     max_steps: int = -1                   # stop after this many optimizer steps (benchmarks, tests)
     logging_steps: int = 0                # 0: about 100 points per run (1 to 50 steps apart)
     save_total_limit: int = 2
+    checkpoint_minutes: float = 10.0      # also save a checkpoint this often (0: only per eval)
     dev_fraction: float = 0.1             # held out from train (seeded) when there is no dev split
 
     def to_dict(self) -> dict:
@@ -43,8 +49,41 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
+    AUTO_FIELDS = ("learning_rate", "batch_size", "epochs", "warmup_ratio",
+                   "early_stopping_patience")
+
+    def auto_fields(self) -> list[str]:
+        return [name for name in self.AUTO_FIELDS if getattr(self, name) is None]
+
+    def resolved(self, n_train: int) -> "TrainConfig":
+        """A copy with every "auto" field filled in for ``n_train`` training sentences. The
+        evaluation interval follows the schedule too when it was left at "epoch" (a long
+        schedule on little data evaluates every few epochs, not every one)."""
+        from .auto import auto_schedule
+
+        auto = self.auto_fields()
+        if not auto:
+            return self
+        s = auto_schedule(n_train, self.batch_size, self.gradient_accumulation)
+        sized = self.epochs is None and self.max_steps <= 0  # the schedule sets the length
+        values = {"learning_rate": s.learning_rate, "batch_size": s.batch_size,
+                  "epochs": s.epochs if self.max_steps <= 0 else 1.0,
+                  # warm-up and early stopping belong to the size-aware schedule; a user who
+                  # fixed the epochs (or steps) gets the recipe's: none of either
+                  "warmup_ratio": s.warmup_ratio if sized else 0.0,
+                  "early_stopping_patience": s.patience if sized else 0}
+        out = replace(self, **{k: values[k] for k in auto})
+        if sized and self.eval_every == "epoch":
+            out.eval_every = s.eval_every
+        return out
+
     def validate(self) -> list[str]:
+        missing = self.auto_fields()
+        if missing:
+            return [f"unresolved auto value(s): {', '.join(missing)} (call resolved() first)"]
         problems = []
+        if self.early_stopping_patience < 0:
+            problems.append("early stopping patience must be 0 (off) or more")
         if self.learning_rate <= 0:
             problems.append("learning rate must be positive")
         if self.batch_size < 1 or self.gradient_accumulation < 1:
@@ -60,6 +99,8 @@ class TrainConfig:
         for knob in ("sparse_embeddings", "pooled_dropout"):
             if getattr(self, knob) not in ("auto", "on", "off"):
                 problems.append(f"{knob} must be auto, on or off")
+        if self.checkpoint_minutes < 0:
+            problems.append("checkpoint minutes must be 0 (off) or positive")
         if self.batching not in ("length", "random"):
             problems.append(f"unknown batching {self.batching!r}")
         return problems

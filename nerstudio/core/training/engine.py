@@ -21,10 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..heap import freeze_heap
+from ..heap import freeze_heap, release_heap
 from .config import EMBEDDED_MODEL, TrainConfig
 from .data import TrainingData, check_data, encode, entity_metrics, hold_out_dev
 from .events import (Cancelled, CheckpointSaved, Evaluation, Failed, Finished, Started, Step)
+
+
+COMPLETE_MARKER = "nerstudio-complete"
 
 
 class TrainingFailed(Exception):
@@ -76,9 +79,17 @@ def load_tokenizer(base: str):
 
 
 def load_model(base: str, tags: list[str]):
+    """The base model with a head for ``tags``. A base that already has a token-classification
+    head keeps what it learnt: its rows are matched to ``tags`` by name (see _remap_head)."""
     from transformers import AutoModelForTokenClassification
 
     try:
+        old_tags = _head_tags(base)
+        if old_tags and old_tags != list(tags):
+            model = AutoModelForTokenClassification.from_pretrained(
+                base, trust_remote_code=False, use_safetensors=True)
+            if _remap_head(model, old_tags, tags):
+                return model
         return AutoModelForTokenClassification.from_pretrained(
             base, num_labels=len(tags), id2label=dict(enumerate(tags)),
             label2id={t: i for i, t in enumerate(tags)}, trust_remote_code=False,
@@ -88,6 +99,44 @@ def load_model(base: str, tags: list[str]):
         if "Unrecognized configuration class" in str(exc):
             msg = "this architecture has no token-classification head in transformers"
         raise TrainingFailed(f"cannot load base model {base!r}: {msg}") from exc
+
+
+def _head_tags(base: str) -> list[str] | None:
+    """The tag names of a token-classification head the base model already has, else None."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(base, trust_remote_code=False)
+    if not any(a.endswith("ForTokenClassification") for a in config.architectures or []):
+        return None
+    names = [config.id2label[i] for i in sorted(config.id2label)]
+    return None if all(n == f"LABEL_{i}" for i, n in enumerate(names)) else names
+
+
+def _remap_head(model, old_tags: list[str], tags: list[str]) -> bool:
+    """Give ``model`` a classifier for ``tags`` whose row for each tag it already knew is the old
+    row of that name (B-PER stays B-PER whatever its index); new tags start fresh. False when
+    the head is not a plain Linear layer this can rebuild (then the caller starts a new one)."""
+    import torch
+
+    attr = next((n for n in ("classifier", "score") if hasattr(model, n)), None)
+    old = getattr(model, attr, None)
+    if not isinstance(old, torch.nn.Linear) or old.out_features != len(old_tags):
+        return False
+    new = torch.nn.Linear(old.in_features, len(tags), bias=old.bias is not None)
+    new.to(device=old.weight.device, dtype=old.weight.dtype)
+    model._init_weights(new)
+    with torch.no_grad():
+        for i, tag in enumerate(tags):
+            if tag in old_tags:
+                new.weight[i] = old.weight[old_tags.index(tag)]
+                if new.bias is not None:
+                    new.bias[i] = old.bias[old_tags.index(tag)]
+    setattr(model, attr, new)
+    model.config.num_labels = len(tags)
+    model.config.id2label = dict(enumerate(tags))
+    model.config.label2id = {t: i for i, t in enumerate(tags)}
+    model.num_labels = len(tags)
+    return True
 
 
 def _first_line(exc: Exception) -> str:
@@ -129,7 +178,9 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
     run's own snapshot is used). Returns the last event: Finished, Failed or Cancelled, which was
     also sent to ``on_event``. Never raises for a user-caused problem."""
     try:
-        return _train(data, config, Path(output_dir), on_event, should_stop, resume)
+        event = _train(data, config, Path(output_dir), on_event, should_stop, resume)
+        release_heap()  # _train's frame (trainer, model, encoded data) is gone: collect it
+        return event
     except TrainingFailed as exc:
         event = Failed(str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
@@ -137,6 +188,7 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
 
         traceback.print_exc()  # for a bug report; the user sees the event's one line
         event = Failed(_explain(exc, config))
+    release_heap()
     on_event(event)
     return event
 
@@ -158,10 +210,6 @@ def _train(data, config, out, on_event, should_stop, resume):
 
     transformers.logging.set_verbosity_error()  # load reports are noise in a GUI or CLI run
 
-    problems = config.validate()
-    if problems:
-        raise TrainingFailed("; ".join(problems))
-    out.mkdir(parents=True, exist_ok=True)
     snapshot = out / "data.json"
     if resume:  # the very data the run started with, whatever the project holds now
         if not snapshot.exists():
@@ -172,6 +220,12 @@ def _train(data, config, out, on_event, should_stop, resume):
         raise TrainingFailed(reason)
     if not resume:
         data = hold_out_dev(data, config.dev_fraction, config.seed)
+    config = config.resolved(len(data.train))  # "auto" values by data size (auto.py)
+    problems = config.validate()
+    if problems:
+        raise TrainingFailed("; ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
         save_snapshot(data, snapshot)
         (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
@@ -225,20 +279,23 @@ def _train(data, config, out, on_event, should_stop, resume):
         return m
 
     state = {"t0": time.perf_counter(), "step0": 0, "nan": False, "cancelled": False,
-             "last_loss": float("nan")}
+             "last_loss": float("nan"), "saved": time.monotonic()}
     sents_per_step = config.batch_size * config.gradient_accumulation
 
     class Events(TrainerCallback):
         def on_train_begin(self, args_, st, control, **kw):
             state["t0"], state["step0"] = time.perf_counter(), st.global_step
             on_event(Started(device, device_name, st.max_steps or total, len(data.train),
-                             len(data.dev), precision))
+                             len(data.dev), precision, config.to_dict()))
 
         def on_step_end(self, args_, st, control, **kw):
             if should_stop():
                 state["cancelled"] = True
                 control.should_training_stop = True
                 control.should_save = True  # a checkpoint to resume from
+            minutes = config.checkpoint_minutes
+            if minutes > 0 and time.monotonic() - state["saved"] >= minutes * 60:
+                control.should_save = True  # a kill mid-epoch loses minutes, not the epoch
 
         def on_log(self, args_, st, control, logs=None, **kw):
             logs = logs or {}
@@ -265,7 +322,11 @@ def _train(data, config, out, on_event, should_stop, resume):
                                 dict(details.get("confusion", {}))))
 
         def on_save(self, args_, st, control, **kw):
-            on_event(CheckpointSaved(st.global_step, str(out / f"checkpoint-{st.global_step}")))
+            # the Trainer calls this once the checkpoint is wholly written: mark it complete
+            folder = out / f"checkpoint-{st.global_step}"
+            (folder / COMPLETE_MARKER).write_text(str(st.global_step))
+            state["saved"] = time.monotonic()
+            on_event(CheckpointSaved(st.global_step, str(folder)))
 
     sparse = _cpu_auto(config.sparse_embeddings, device)
     from .sparse import make_trainer_class  # imports torch: only once a run starts
@@ -281,7 +342,7 @@ def _train(data, config, out, on_event, should_stop, resume):
         eval_dataset=_ListDataset(dev_feats), data_collator=collator,
         processing_class=tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
-        callbacks=[Events()])
+        callbacks=[Events(), *_early_stopping(config, strategy)])
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
@@ -291,7 +352,9 @@ def _train(data, config, out, on_event, should_stop, resume):
     started = time.perf_counter()
     checkpoint = last_checkpoint(out) if resume else None
     if resume and checkpoint is None:
-        raise TrainingFailed(f"{out}: no checkpoint to resume from")
+        raise TrainingFailed(f"{out}: no complete checkpoint to resume from")
+    if resume:
+        drop_incomplete_checkpoints(out)
     try:
         output = trainer.train(resume_from_checkpoint=checkpoint)
     except torch.cuda.OutOfMemoryError as exc:
@@ -321,6 +384,16 @@ def _train(data, config, out, on_event, should_stop, resume):
     return event
 
 
+def _early_stopping(config: TrainConfig, strategy: str) -> list:
+    """transformers' own EarlyStoppingCallback on dev F1, when the schedule asks for it (it needs
+    evaluations and the best model kept, which it then restores)."""
+    if not config.early_stopping_patience or strategy == "no" or not config.keep_best:
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
+
+
 def _cpu_auto(knob: str, device: str) -> bool:
     """An auto / on / off speed knob that "auto" turns on for CPU training only."""
     return knob == "on" or (knob == "auto" and device == "cpu")
@@ -336,10 +409,51 @@ def _precision(config: TrainConfig, device: str) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
-def last_checkpoint(out: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def _checkpoints(out: Path) -> list[Path]:
+    """``checkpoint-N`` folders, newest (highest N) first."""
+    found = [p for p in Path(out).glob("checkpoint-*")
+             if p.is_dir() and p.name.split("-", 1)[1].isdigit()] if Path(out).is_dir() else []
+    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]), reverse=True)
 
-    return get_last_checkpoint(str(out)) if out.exists() else None
+
+def checkpoint_complete(folder: Path) -> bool:
+    """Written to the end: our marker (set after the Trainer's save), or, for a checkpoint from
+    before it, a readable trainer state (written last) beside weights, optimizer and scheduler.
+    A process killed mid-save leaves a folder that fails this, and resuming from it would fail."""
+    if (folder / COMPLETE_MARKER).exists():
+        return True
+    try:
+        json.loads((folder / "trainer_state.json").read_text())["global_step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    weights = any((folder / w).is_file() for w in ("model.safetensors", "pytorch_model.bin"))
+    return weights and all((folder / f).is_file() and (folder / f).stat().st_size
+                           for f in ("optimizer.pt", "scheduler.pt"))
+
+
+def last_checkpoint(out: Path) -> str | None:
+    """The newest complete checkpoint of a run folder (half-written ones are passed over)."""
+    return next((str(p) for p in _checkpoints(Path(out)) if checkpoint_complete(p)), None)
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The optimizer step a checkpoint was saved at."""
+    try:
+        return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return int(Path(checkpoint).name.split("-", 1)[1])
+
+
+def drop_incomplete_checkpoints(out: Path) -> None:
+    """Delete half-written checkpoints newer than the one a resume starts from: the Trainer's
+    rotation (newest kept) would otherwise keep them over good ones."""
+    import shutil
+
+    good = last_checkpoint(out)
+    for p in _checkpoints(out):
+        if str(p) == good:
+            break
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def save_snapshot(data: TrainingData, path: Path) -> None:

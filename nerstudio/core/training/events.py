@@ -13,6 +13,7 @@ class Started:
     train_sentences: int
     dev_sentences: int
     precision: str         # "fp32", "bf16" or "fp16"
+    config: dict = field(default_factory=dict)  # the run's config, "auto" values resolved
 
 
 @dataclass(frozen=True)

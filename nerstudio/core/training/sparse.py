@@ -113,8 +113,9 @@ def make_trainer_class(sparse_embeddings: bool, labelled_rows_only: bool = False
                 return super()._get_train_sampler(train_dataset)
             from .batching import LengthGroupedOrder
 
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             return LengthGroupedOrder([len(dataset[i]["input_ids"]) for i in range(len(dataset))],
-                                      self.args.train_batch_size)
+                                      self.args.train_batch_size, seed)
 
     if not sparse_embeddings:
         return NerTrainer
