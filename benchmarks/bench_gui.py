@@ -52,7 +52,8 @@ def until_painted(app, watcher, before: int, timeout: float = 10.0) -> bool:
 def visible_tokens(editor) -> list[int]:
     """Tokens whose chip lies wholly inside the part of the editor on screen."""
     area = editor.visibleRegion().boundingRect()
-    return [i for i in range(min(editor.token_count(), 2000)) if area.contains(editor.token_rect(i))]
+    first = range(min(editor.token_count(), 2000))
+    return [i for i in first if area.contains(editor.token_rect(i))]
 
 
 def click_latencies(app, window, watcher, rng, clicks: int, reselect_every: int = 0):
@@ -140,6 +141,54 @@ def time_long_sentences(app, window, watcher, path: Path, ids, rng, repeats: int
     return results
 
 
+def editor_alone(app, data: Path, rng, clicks: int = 50):
+    """The token editor without the store and the sentence list: a long sentence shown (to the
+    paint) and click-to-label to the repaint, where the click handler re-shows the sentence
+    with the new spans as the main window does. Separates the editor's share of the figures."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QScrollArea
+
+    from nerstudio.core.domain import Sentence, Span
+    from nerstudio.ui.token_editor import TokenEditor
+
+    words = conll_words(data, max(LONG_SIZES))
+    results = {}
+    for n in LONG_SIZES:
+        spans = [Span(i, i + 1 + i % 3, "PER") for i in range(0, n - 3, 10)]
+        sentence = Sentence.from_words(words[:n], spans=spans, id=n)
+        editor = TokenEditor()
+        editor.active_label = "LOC"
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(editor)
+        scroll.resize(750, 600)
+        scroll.show()
+        app.processEvents()
+        watcher = paint_watcher(editor)
+
+        def reshow(new_spans, editor=editor, sentence=sentence):
+            sentence.spans = new_spans
+            editor.set_sentence(sentence, [])
+
+        editor.edited.connect(reshow)
+        t = time.perf_counter()
+        editor.set_sentence(sentence, [], {"PER": "#7fb3ff", "LOC": "#8fe0a0"})
+        until_painted(app, watcher, 0)
+        shown = (time.perf_counter() - t) * 1000
+        painted = []
+        for _ in range(clicks):
+            pos = editor.token_rect(rng.choice(visible_tokens(editor))).center()
+            before = watcher.count
+            t = time.perf_counter()
+            QTest.mouseClick(editor, Qt.LeftButton, Qt.NoModifier, pos)
+            until_painted(app, watcher, before)
+            painted.append((time.perf_counter() - t) * 1000)
+        results[n] = shown, percentiles(painted)
+        scroll.close()
+    return results
+
+
 def main():
     from nerstudio.ui.token_editor import repays_none_refs  # see its docstring: the harness's
     # own void Qt calls (processEvents, QTest.mouseClick...) would drain None's refcount too
@@ -181,6 +230,7 @@ def run():
     rng = random.Random(0)
     commit, painted = click_latencies(app, window, watcher, rng, 400, reselect_every=20)
     long = time_long_sentences(app, window, watcher, long_path, long_ids, rng)
+    alone = editor_alone(app, data, rng)
 
     print(f"project: {total} sentences")
     print(f"open to first sentence painted: {open_s * 1000:.0f} ms (shown: {shown}; "
@@ -194,6 +244,9 @@ def run():
         print(f"{n}-token sentence selected to painted: first {times[0]:.0f} ms, "
               f"median of {len(times)} {statistics.median(times):.0f} ms (target < {target} ms); "
               f"click to repaint p50 {p[0]:.1f} ms, p99 {p[1]:.1f} ms (commit p99 {c[1]:.1f} ms)")
+    for n, (shown_ms, p) in alone.items():
+        print(f"  editor alone, {n} tokens: set_sentence to painted {shown_ms:.0f} ms; click to "
+              f"repaint p50 {p[0]:.1f} ms, p99 {p[1]:.1f} ms")
     window.close()
 
 

@@ -404,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "gui"):
             from .ui.app import run_app
             return run_app(getattr(args, "project", None))
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe fails here, inside the handlers, not at exit
+        return code
     except NerStudioError as exc:
         return _fail(str(exc), getattr(exc, "exit_code", 1))
     except sqlite3.Error as exc:

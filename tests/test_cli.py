@@ -55,7 +55,7 @@ def test_split_ratio_option(tmp_path, sample_conll):
         run("import", proj, sample_conll, "--split-ratio", "1,2")
 
 
-@pytest.mark.parametrize("cmd", ["init", "import", "export", "stats"])
+@pytest.mark.parametrize("cmd", ["init", "import", "export", "stats", "runs"])
 def test_help(cmd):
     out = subprocess.run([sys.executable, "-m", "nerstudio", cmd, "--help"], capture_output=True,
                          text=True)
@@ -83,3 +83,20 @@ def test_train_from_data_folder_and_project(tmp_path, tiny_bert, capsys):
     assert 0 <= result["best_metrics"]["f1"] <= 1
     with ProjectStore(proj) as s:
         assert s.run(1)["status"] == "finished"
+
+
+def test_export_onto_the_project_is_a_usage_error(tmp_path, sample_conll, capsys):
+    proj = tmp_path / "p.nerproj"
+    run("init", proj)
+    run("import", proj, sample_conll)
+    capsys.readouterr()
+    assert run("export", proj, proj, "--format", "conll") == 2
+    assert "refusing to export onto the project" in capsys.readouterr().err
+    with ProjectStore(proj) as s:
+        assert s.count() == 3
+
+
+def test_train_help_names_checkpoint_minutes():
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "train", "--help"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "--checkpoint-minutes" in out.stdout

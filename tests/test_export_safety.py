@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nerstudio.core.domain import Sentence, Span
+from nerstudio.core.domain import Span
 from nerstudio.core.formats import export_file, import_file
 from nerstudio.core.store import ProjectStore
 
@@ -212,16 +212,22 @@ def test_import_of_a_missing_path_is_no_such_file(project, tmp_path, path):
 
 
 # -- 6. every error is one line ------------------------------------------------------------------
-def test_damaged_project_is_one_line(project, tmp_path):
-    data = bytearray(project.read_bytes())
+def test_damaged_project_is_one_line(tmp_path):
+    """Pages damaged in the middle of the file: it opens, then a query fails (sqlite3 error)."""
+    proj = tmp_path / "p.nerproj"
+    many = tmp_path / "t.conll"
+    many.write_text("\n\n".join(f"word{i} O\nParis B-LOC" for i in range(3000)) + "\n")
+    with ProjectStore.create(proj, labels=["LOC"]) as s:
+        import_file(s, many)
+    data = bytearray(proj.read_bytes())
     page = int.from_bytes(data[16:18], "big")
-    data[page * 2:] = b"\xa5" * (len(data) - page * 2)  # every page after the first two
-    project.write_bytes(bytes(data))
-    for p in (project.with_name("p.nerproj-wal"), project.with_name("p.nerproj-shm")):
-        p.unlink(missing_ok=True)
-    for args in (["stats", project], ["export", project, tmp_path / "o.conll", "--format", "conll"]):
+    middle = len(data) // page // 2 * page
+    data[middle:middle + 5 * page] = b"\xa5" * (5 * page)
+    proj.write_bytes(bytes(data))
+    for args in (["stats", proj], ["export", proj, tmp_path / "o.conll", "--format", "conll"]):
         line = one_line_error(cli(*args))
-        assert str(project) in line or "project" in line
+        assert str(proj) in line and "damaged" in line
+    assert not (tmp_path / "o.conll").exists()
 
 
 def test_locked_project_is_one_line(project, tmp_path):

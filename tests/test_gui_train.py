@@ -189,19 +189,22 @@ def test_finished_run_becomes_active_and_shows_after_restart(qtbot, tmp_path, se
     w2 = open_window(qtbot, project, settings)  # a restart
     view = w2.train_view
     click_tab(w2, qtbot, view)
-    assert len(view.train_curve.getData()[0] or []) == 0  # nothing shown until a run is picked
-    click_run(view, qtbot, run_id)
+    assert view.shown_run == run_id  # the active run's results, on opening the project
     with ProjectStore(project) as s:
         train, evals = s.run_metrics(run_id, "train"), s.run_metrics(run_id, "eval")
-    assert list(view.train_curve.getData()[0]) == [m["step"] for m in train]
-    assert list(view.f1_curve.getData()[1]) == pytest.approx([m["f1"] for m in evals])
-    assert view.per_label.rowCount() == len(max(evals, key=lambda m: m["f1"])["per_label"])
-    settings_shown = {view.run_settings.item(r, 0).text(): view.run_settings.item(r, 1).text()
-                      for r in range(view.run_settings.rowCount())}
-    assert settings_shown["learning_rate"] == "0.005" and settings_shown["epochs"] == "2.0"
-    assert settings_shown["base model"] == str(tiny_bert)
-    assert f"Run {run_id}" in view.showing.text()
 
+    def shows_run_1():
+        assert f"Run {run_id}" in view.showing.text()
+        assert list(view.train_curve.getData()[0]) == [m["step"] for m in train]
+        assert list(view.f1_curve.getData()[1]) == pytest.approx([m["f1"] for m in evals])
+        assert view.per_label.rowCount() == len(max(evals, key=lambda m: m["f1"])["per_label"])
+        shown = {view.run_settings.item(r, 0).text(): view.run_settings.item(r, 1).text()
+                 for r in range(view.run_settings.rowCount())}
+        assert shown["learning_rate"] == "0.005" and shown["epochs"] == "2.0"
+        assert shown["base model"] == str(tiny_bert)
+
+    shows_run_1()
+    click_run(view, qtbot, run_id)
     qtbot.mouseClick(view.run_overlay_button, Qt.LeftButton)
     on = {p: [c for q, c in view.overlays if q is p] for p in (view.loss_plot, view.f1_plot)}
     assert len(on[view.loss_plot]) == 1 and len(on[view.f1_plot]) == 1
@@ -215,8 +218,12 @@ def test_finished_run_becomes_active_and_shows_after_restart(qtbot, tmp_path, se
     assert len(view.loss_plot.getPlotItem().listDataItems()) == 2  # train and dev only
     assert len(view.f1_plot.getPlotItem().listDataItems()) == 3
     qtbot.mouseClick(view.cancel_button, Qt.LeftButton)
-    with qtbot.waitSignal(worker.finished, timeout=120000):
+    with qtbot.waitSignal(worker.finished, timeout=120000) as blocker:
         pass
+    second, _event = blocker.args[0]
+    assert view.shown_run == second and f"Run {second}" in view.showing.text()
+    click_run(view, qtbot, run_id)  # a past run picked in the list: its results again
+    shows_run_1()
 
 
 def test_train_without_a_project_says_so(qtbot, settings, said):
@@ -266,6 +273,10 @@ def test_make_active_and_export_refuse_a_run_whose_model_is_gone(window, qtbot, 
     assert window.playground.model_label.text() == f"model: run {good}"
     qtbot.mouseClick(view.run_export_button, Qt.LeftButton)  # a warning, not FileNotFoundError
     assert len(said) == 2 and said[-1][0] == "warning" and "model folder" in said[-1][2]
+    monkeypatch.setattr("nerstudio.ui.train_view.QDesktopServices.openUrl",
+                        lambda *a: pytest.fail("no folder to open"))
+    qtbot.mouseClick(view.run_open_button, Qt.LeftButton)
+    assert len(said) == 3 and said[-1][0] == "warning" and "model folder" in said[-1][2]
 
 
 def test_export_refuses_the_runs_folder_and_asks_before_replacing(window, qtbot, tmp_path, said,
@@ -318,6 +329,19 @@ def test_project_strings_in_the_train_view_are_plain_text(window, qtbot, said):
     assert view.showing.textFormat() == Qt.PlainText and hostile in view.showing.text()
     qtbot.mouseClick(view.run_make_button, Qt.LeftButton)  # not finished: a warning
     assert said[-1][0] == "warning"
+
+
+def test_a_failed_runs_reason_shows_literally(window, qtbot, tmp_path, said):
+    view = window.train_view
+    click_tab(window, qtbot, view)
+    bogus = str(tmp_path / '<img src="file:///etc/x.png">no-model')
+    view.base_model.setCurrentText(bogus)
+    view.epochs.setValue(1)
+    qtbot.mouseClick(view.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.worker is None, timeout=120000)
+    assert said and said[-1][0] == "warning" and said[-1][1] == "Training failed"
+    assert bogus in said[-1][2]  # the markup in the model name, shown as text
+    assert view.progress_text.textFormat() == Qt.PlainText
 
 
 # -- playground ----------------------------------------------------------------------------------

@@ -262,3 +262,32 @@ def test_editing_a_long_sentence_keeps_the_layout_right(qtbot):
     assert (editor._xs, editor._starts) == (expected_xs, expected_starts)
     assert host.edits[-1] == [Span(3, 4, "MISC"), Span(7, 8, "MISC"), Span(40, 41, "MISC"),
                               Span(41, 42, "MISC")]
+
+
+def test_span_edits_update_looks_and_widths_like_a_fresh_show(editor, qtbot):
+    """Re-showing the sentence after an edit updates only the changed spans; random edits (with
+    suggestions underneath) must give the same looks, widths and flow as showing it afresh."""
+    import random
+
+    rng = random.Random(3)
+    words = WORDS * 20
+    suggestions = [(Span(i, i + rng.randint(1, 3), "ORG"), 0.5) for i in range(0, 230, 7)]
+    s = sentence(words)
+    editor.set_sentence(s, suggestions, COLOURS)
+    fresh = TokenEditor()
+    fresh.resize(editor.size())
+    for _ in range(60):
+        spans = []
+        i = rng.randint(0, 5)
+        while i < len(words) - 4:
+            if rng.random() < 0.3:
+                n = rng.randint(1, 4)
+                spans.append(Span(i, i + n, rng.choice(["PER", "LOC", "<h1>BIG</h1>"])))
+                i += n
+            i += rng.randint(0, 6)
+        s.spans = spans
+        editor.set_sentence(s, suggestions)
+        fresh.set_sentence(sentence(words, spans, sid=2), suggestions, COLOURS)
+        assert editor._looks == te.token_looks(spans, suggestions)
+        assert editor._widths == fresh._widths
+        assert (editor._xs, editor._starts) == te.flow_lines(editor._widths, editor._layout_width)

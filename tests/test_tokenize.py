@@ -40,3 +40,12 @@ def test_offsets_always_slice_back(text):
     assert all(text[t.start:t.end] == t.text and t.text.strip() for t in toks)
     assert all(a.end <= b.start for a, b in zip(toks, toks[1:]))
     assert sum(len(s) for s in split_sentences(text)) == len(toks)
+
+
+def test_social_media_tokens_stay_whole():
+    text = ("@maria_k loves #NewYork! Mail ana.lima+news@example.co.uk or see "
+            "https://example.org/a?b=1&c=(2). www.test.com, ok")
+    assert words(text) == [
+        "@maria_k", "loves", "#NewYork", "!", "Mail", "ana.lima+news@example.co.uk", "or",
+        "see", "https://example.org/a?b=1&c=(2", ")", ".", "www.test.com", ",", "ok"]
+    assert words("a # b @ c") == ["a", "#", "b", "@", "c"]  # a lone sign is punctuation

@@ -3,7 +3,7 @@
 Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR] [--model DIR]
 (also works with QT_QPA_PLATFORM=offscreen). Qt's xcb plugin under xvfb-run needs Debian's xvfb
 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0. Writes main-window.png, main-window-dark.png,
-label-manager.png, shortcut-sheet.png, train-view.png (the embedded model training on the demo
+label-manager.png, shortcut-sheet.png, long-sentence.png, train-view.png (the embedded model training on the demo
 project, mid-run) and, with --model (a
 trained model folder, e.g. one trained on CoNLL-2003), playground.png.
 """
@@ -50,6 +50,7 @@ def main():
     shoot("main-window.png")
     shoot_label_manager(app, project, settings, out)
     shoot_shortcut_sheet(app, project, settings, out)
+    shoot_long_sentence(app, work, settings, out)
     shoot_training(app, project, settings, out)
     if a.model:
         shoot_playground(app, project, settings, out, a.model)
@@ -97,6 +98,37 @@ def shoot_shortcut_sheet(app, project, settings, out):
     window.show_shortcuts()
     _settle(app)
     window._shortcut_sheet.grab().save(str(out / "shortcut-sheet.png"))
+    window.close()
+
+
+def shoot_long_sentence(app, work, settings, out, n_tokens=2000):
+    """A 2,000-token sentence in the editor, scrolled a little (long-sentence.png): one widget
+    draws every chip, so check wrapping, label tags, suggestions and the scroll bar here."""
+    from nerstudio.core.domain import Sentence, Span
+    from nerstudio.core.store import ProjectStore
+    from nerstudio.ui.app import create_window
+    from nerstudio.ui.demo import create_demo_project
+
+    path = create_demo_project(work / "long.nerproj")
+    with ProjectStore(path) as store:
+        labels = store.label_set().names
+        words = [w for r in store.sentence_rows(0, 100) for w in store.sentence(r.id).words]
+        words = (words * (n_tokens // len(words) + 1))[:n_tokens]
+        spans = [Span(i, i + 1 + (i // 9) % 3, labels[(i // 9) % len(labels)])
+                 for i in range(0, n_tokens - 4, 9)]
+        store.import_items([Sentence.from_words(words, spans=spans)])
+        sid = max(r.id for r in store.sentence_rows(0, 1000))
+        store.replace_predictions(None, [(sid, [(5, 7, labels[0], 0.8), (95, 96, labels[-1], 0.6)],
+                                          (0.2, 0.5))])
+    window = create_window(str(path), settings=settings, offer_demo=False)
+    window.resize(1300, 720)
+    window.show()
+    window.table.selectRow(window.model.row_of(sid))
+    _settle(app)
+    scroll = window.editor.parentWidget().parentWidget()  # the QScrollArea around the editor
+    scroll.verticalScrollBar().setValue(window.editor.token_rect(80).top() - 10)
+    _settle(app)
+    window.grab().save(str(out / "long-sentence.png"))
     window.close()
 
 

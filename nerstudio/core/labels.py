@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 MAX_LABEL_LENGTH = 40
-# Letters and digits (any script), and _ - . / : + inside; letters or digits at both ends.
+# Letters and digits (any script), and _ - . / : + inside; a letter or digit at each end.
 _INNER = set("_-./:+")
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 

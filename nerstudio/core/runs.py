@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .errors import ReadOnlyProjectError, StoreError
+from .errors import StoreError
 from .store import ProjectStore
 from .training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig,
                        TrainingData, train)
@@ -53,7 +54,7 @@ def run_folder(store_or_path, run: dict | int) -> Path:
     project cannot trust: its own ``<project>.runs/<name>`` comes first, that path last."""
     project = _project_path(store_or_path)
     if isinstance(run, int):
-        if isinstance(store_or_path, ProjectStore):
+        if hasattr(store_or_path, "run"):
             run = store_or_path.run(run)
         else:
             with ProjectStore(project) as store:
@@ -61,7 +62,7 @@ def run_folder(store_or_path, run: dict | int) -> Path:
     stored = Path(run.get("output_dir") or f"run-{run['id']}")
     own = runs_dir(project) / stored.name
     candidates = [own, stored] if stored.is_absolute() else [project.parent / stored, own]
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+    return next((c for c in candidates if c.is_dir()), own)
 
 
 def _stored_folder(project: Path, folder: Path) -> str:
@@ -192,14 +193,14 @@ def _age_s(created_at: str | None) -> float:
 def reconcile(store: ProjectStore) -> list[int]:
     """Mark 'running' runs whose training process is gone (killed, crashed, machine restarted)
     as 'interrupted', so they can be resumed; returns their ids. Call before listing or
-    opening runs (CLI and GUI). A read-only project is left as it is."""
+    opening runs (CLI and GUI). Best effort: a read-only or busy project is left as it is."""
     stale = [r for r in store.runs() if r["status"] == "running"
              and not owner_alive(run_folder(store, r), r.get("created_at"))]
     try:
         for run in stale:
             store.update_run(run["id"], status="interrupted",
                              error="the training process ended before the run finished")
-    except ReadOnlyProjectError:
+    except (StoreError, sqlite3.Error):  # ReadOnlyProjectError, ProjectBusyError, locked
         return []
     return [r["id"] for r in stale]
 

@@ -63,8 +63,11 @@ class ProjectSession:
         self.sentences_changed = Event("sentences_changed")
         self.runs_changed = Event("runs_changed")
         self.active_model_changed = Event("active_model_changed")
+        self._own_writes = False
         self._data_version = self.data_version()
-        self._signature = self._content_signature() if self._data_version is not None else None
+        self._signature = None
+        if self._data_version is not None:
+            self._note_signature()
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False,
@@ -224,7 +227,7 @@ class ProjectSession:
         if version is None:
             return False
         if version == self._data_version:
-            if getattr(self, "_own_writes", False):
+            if self._own_writes:
                 self._own_writes = False
                 self._note_signature()
             return False

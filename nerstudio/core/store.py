@@ -182,6 +182,7 @@ class ProjectStore:
         self.origin = uuid.uuid4().hex  # this instance's edits, for undo/redo
         self.busy_timeout = 30.0 if busy_timeout is None else busy_timeout
         self._in_sessions = False
+        self._together: _ImportBatch | None = None  # import_together() staging, when open
         exists = self.path.exists()
         if not create and not exists:
             raise StoreError(f"{self.path}: no such project (create it with 'nerstudio init')")
@@ -332,14 +333,20 @@ class ProjectStore:
                 raise self._error(exc) from exc
             raise
 
-    def _q(self, sql: str, params: Iterable = ()) -> list[tuple]:
+    @contextmanager
+    def _sqlite_errors(self):
+        """sqlite3 errors raised in the block leave as project errors (see :meth:`_error`)."""
         try:
-            return self.db.execute(sql, tuple(params)).fetchall()
+            yield
         except sqlite3.Error as exc:
             error = self._error(exc)
             if error is exc:
                 raise
             raise error from exc
+
+    def _q(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._sqlite_errors():
+            return self.db.execute(sql, tuple(params)).fetchall()
 
     def _scalar(self, sql: str, params: Iterable = ()):
         rows = self._q(sql, params)
@@ -470,45 +477,89 @@ class ProjectStore:
         the write lock (an importer's ImportFormatError then leaves the project untouched, and
         memory stays flat); the rows are then copied in ONE short transaction, so a training
         run's metric writes or the GUI wait only for that copy (~0.3 s for CoNLL train), not for
-        parsing. ``split`` overrides the source's splits;
+        parsing. Inside :meth:`import_together` the copy waits for the end of the block (several
+        files, one transaction). ``split`` overrides the source's splits;
         ``ratios`` assigns train/dev/test at random with ``seed``. ``on_progress(n)`` is called
-        every ``chunk`` sentences read. Returns the number of sentences imported."""
+        every ``chunk`` sentences read. Returns the number of sentences imported (staged)."""
         if self.read_only:
             raise ReadOnlyProjectError(self._read_only_message())
         if split is not None and split not in SPLITS:
             raise StoreError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
-        # inside a caller's transaction the staging rows join it; otherwise they are committed
-        # to the temp tables chunk by chunk (that takes no lock on the project)
-        self._staging_commits = not self.db.conn.in_transaction
-        try:
-            batch = self._read_import(items, source, split, ratios, random.Random(seed),
-                                      on_progress, chunk)
-            n = self._write_import(batch)
-        finally:
-            self._drop_staging()
+        with self._sqlite_errors():
+            return self._import_items(items, source, split, ratios, seed, on_progress, chunk)
+
+    def _import_items(self, items, source, split, ratios, seed, on_progress, chunk) -> int:
+        together = self._together
+        if together is not None:  # staged now, copied when import_together's block ends
+            before = together.sentences
+            self._read_import(together, items, source, split, ratios, random.Random(seed),
+                              on_progress, chunk)
+            n = together.sentences - before
+        else:
+            # inside a caller's transaction the staging rows join it; otherwise they are
+            # committed to the temp tables chunk by chunk (that takes no lock on the project)
+            self._staging_commits = not self.db.conn.in_transaction
+            try:
+                batch = self._begin_staging()
+                self._read_import(batch, items, source, split, ratios, random.Random(seed),
+                                  on_progress, chunk)
+                n = self._write_import(batch)
+            finally:
+                self._drop_staging()
         if on_progress:
             on_progress(n)
         return n
 
-    def _read_import(self, items, source, split, ratios, rng, on_progress, chunk) -> _ImportBatch:
-        """Read the stream into TEMP tables (this connection's temp file, not the project: no
-        lock on it, memory flat however large the input), ``chunk`` rows at a time."""
-        batch, conn = _ImportBatch(), self.db.conn
+    @contextmanager
+    def import_together(self):
+        """Several imports (files) as one: each ``import_items`` call in the block only reads
+        and checks its stream into the TEMP tables (no lock on the project); at the end of the
+        block all of it is copied in ONE short transaction, or, if the block raised, nothing.
+
+        Use this, not ``transaction()``, around a multi-file import: a transaction would hold
+        the write lock while every file is parsed, and other writers (the GUI, a training run)
+        would wait for all of it or give up with ProjectBusyError."""
+        if self.read_only:
+            raise ReadOnlyProjectError(self._read_only_message())
+        if self._together is not None:
+            raise StoreError("import_together() blocks cannot be nested")
+        self._staging_commits = not self.db.conn.in_transaction
+        try:
+            with self._sqlite_errors():
+                self._together = self._begin_staging()
+            yield
+            batch, self._together = self._together, None
+            self._write_import(batch)
+        finally:
+            self._together = None
+            with self._sqlite_errors():
+                self._drop_staging()
+
+    def _begin_staging(self) -> _ImportBatch:
         for sql in _STAGING:
-            conn.execute(sql)
-        known = set(self._label_ids())
-        sent_rows, span_rows, position = [], [], 0
+            self.db.conn.execute(sql)
+        return _ImportBatch()
+
+    def _read_import(self, batch: _ImportBatch, items, source, split, ratios, rng, on_progress,
+                     chunk) -> None:
+        """Read the stream into TEMP tables (this connection's temp file, not the project: no
+        lock on it, memory flat however large the input), ``chunk`` rows at a time, numbering
+        on from what ``batch`` already holds."""
+        conn = self.db.conn
+        known = set(self._label_ids()) | set(batch.labels)
+        sent_rows, span_rows, position, in_document, first = [], [], 0, False, batch.sentences
         for item in items:
             if isinstance(item, DocumentStart):
                 batch.documents += 1
                 conn.execute("INSERT INTO temp.import_documents VALUES (?, ?, ?, ?)",
                              (batch.documents, item.name, source, item.header))
-                position = 0
+                position, in_document = 0, True
                 continue
-            if not batch.documents:
-                batch.documents = 1
-                conn.execute("INSERT INTO temp.import_documents VALUES (1, ?, ?, NULL)",
-                             (Path(source).name or "document", source))
+            if not in_document:
+                batch.documents += 1
+                conn.execute("INSERT INTO temp.import_documents VALUES (?, ?, ?, NULL)",
+                             (batch.documents, Path(source).name or "document", source))
+                in_document = True
             batch.sentences += 1
             for span in item.spans:
                 if span.label not in known:
@@ -527,9 +578,8 @@ class ProjectStore:
             if len(sent_rows) >= chunk:
                 self._stage(sent_rows, span_rows)
                 if on_progress:
-                    on_progress(batch.sentences)
+                    on_progress(batch.sentences - first)
         self._stage(sent_rows, span_rows)
-        return batch
 
     def _stage(self, sent_rows: list, span_rows: list) -> None:
         conn = self.db.conn
@@ -925,17 +975,16 @@ class ProjectStore:
                 (run_id, -2**63 if after_step is None else after_step)).rowcount
 
     def runs(self) -> list[dict]:
-        return [self._run_dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id").fetchall()]
+        return [self._run_dict(r) for r in self._q("SELECT * FROM runs ORDER BY id")]
 
     def run(self, run_id: int) -> dict:
-        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+        rows = self._q("SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
             raise StoreError(f"no run {run_id}")
-        return self._run_dict(row)
+        return self._run_dict(rows[0])
 
     def _run_dict(self, row) -> dict:
-        cols = [c[0] for c in self.db.execute("SELECT * FROM runs LIMIT 0").description]
-        out = dict(zip(cols, row))
+        out = dict(zip([r[1] for r in self._q("PRAGMA table_info(runs)")], row))
         for k in ("config", "labels", "final_metrics", "best_metrics"):
             if out.get(k):
                 out[k] = json.loads(out[k])

@@ -1,7 +1,8 @@
 """Raw text to Tokens with character offsets, and Tokens to Sentences.
 
-Used for pasted text and for character-offset imports (doccano, Label Studio). Splits punctuation
-the way CoNLL-2003 does (``U.S.`` and ``1,000.5`` stay whole; ``don't`` is ``do`` + ``n't``;
+Used for pasted text and for character-offset imports (doccano, Label Studio). URLs, e-mail
+addresses, @mentions and #hashtags stay whole, as social-media NER data labels them. Splits
+punctuation the way CoNLL-2003 does (``U.S.`` and ``1,000.5`` stay whole; ``don't`` is ``do`` + ``n't``;
 ``Merkel's`` is ``Merkel`` + ``'s``). Invariant: ``text[t.start:t.end] == t.text`` for every token,
 whatever the script (CJK, emoji, combining marks, right-to-left).
 """
@@ -15,9 +16,13 @@ from .domain import Token
 
 _W = r"[\p{L}\p{M}\p{N}_]"
 _ABBREV = "mrs|mr|ms|dr|prof|st|jr|sr|vs|etc|inc|ltd|co|corp|gen|col|lt|sgt|rep|sen|gov|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+_URL_END = r"[^\s<>\"'.,;:!?)\]}»”’]"          # a URL does not end in sentence punctuation
 _TOKEN_RE = regex.compile(
     rf"""
-      (?:\p{{L}}\.){{2,}}(?!\p{{L}})             # U.S.  e.g.
+      (?i:https?://|ftp://|www\.)[^\s<>"']*{_URL_END}      # URLs, whole
+    | [\p{{L}}\p{{N}}._%+-]+@[\p{{L}}\p{{N}}-]+(?:\.[\p{{L}}\p{{N}}-]+)*\.\p{{L}}{{2,}}  # e-mail
+    | (?<!{_W})[@\#]{_W}+                        # @mention  #hashtag (social media data)
+    | (?:\p{{L}}\.){{2,}}(?!\p{{L}})             # U.S.  e.g.
     | (?<!{_W})(?i:{_ABBREV})\.                  # Mr.  Inc.
     | (?i:n['’]t)(?!\p{{L}})                     # n't
     | (?<=\p{{L}})['’](?i:s|re|ve|ll|d|m)(?!\p{{L}})   # 's 're 've after a word

@@ -65,7 +65,7 @@ class ShortcutSheet(QDialog):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Does", "Where"])
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.setWordWrap(True)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
@@ -80,7 +80,7 @@ class ShortcutSheet(QDialog):
         layout.addWidget(self.table)
         layout.addWidget(note)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        self.resize(780, 520)
         self.refresh()
 
     def refresh(self) -> None:
@@ -89,6 +89,7 @@ class ShortcutSheet(QDialog):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeRowsToContents()
 
     def texts(self) -> list[tuple[str, ...]]:
         return [tuple(self.table.item(r, c).text() for c in range(3))

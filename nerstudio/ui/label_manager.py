@@ -78,7 +78,8 @@ class LabelManager(QDialog):
         self.list.clear()
         for label in self.store.label_set().labels:
             n = self.store.label_usage(label.name)
-            item = QListWidgetItem(swatch(label.colour), label.name)  # list items are plain text
+            # list items are plain text; the count says what a rename/merge/delete will touch
+            item = QListWidgetItem(swatch(label.colour), f"{label.name}   ({plural(n, 'span')})")
             item.setData(Qt.UserRole, label.name)
             item.setToolTip(rich(f"{label.name}: {plural(n, 'span')}"))
             self.list.addItem(item)

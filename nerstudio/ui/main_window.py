@@ -565,7 +565,9 @@ class MainWindow(QMainWindow):
 
     # -- list and editor ------------------------------------------------------------------------
     def _filter_values(self) -> dict:
-        value = lambda c: None if c.currentIndex() <= 0 or not c.currentText() else c.currentText()  # noqa: E731
+        def value(combo):
+            return combo.currentText() if combo.currentIndex() > 0 and combo.currentText() else None
+
         return dict(split=value(self.split_filter), status=value(self.status_filter),
                     label=value(self.label_filter), search=self.search.text().strip() or None)
 

@@ -17,6 +17,7 @@ never loads a resource (image, stylesheet), whatever markup reaches it.
 from __future__ import annotations
 
 import html
+import threading
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QImage, QTextDocument
@@ -36,7 +37,26 @@ SAMPLE = ("Angela Merkel met Emmanuel Macron in Paris on Tuesday. The talks at t
 NO_MODEL = "No active model: train one, or make a run active (Train tab, runs list)."
 
 
+_ML_IMPORT_LOCK = threading.Lock()
+
+
+def import_ml(training: bool = False) -> None:
+    """Import torch and transformers (and, for ``training``, the Trainer and seqeval), one
+    worker thread at a time. Two threads importing them at once can meet a half-initialised
+    torch (scipy's array-API check reads it from sys.modules) and fail: the Train view's
+    warm-up and the playground's first prediction start together when a project opens."""
+    with _ML_IMPORT_LOCK:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        from transformers import AutoModelForTokenClassification  # noqa: F401
+
+        if training:
+            import seqeval.metrics  # noqa: F401  (pulls in scikit-learn)
+            from transformers import Trainer  # noqa: F401
+
+
 def predict_text(predictor, text, *, progress, should_stop, emit):
+    import_ml()
     return predictor.predict_text(text)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import html
+import operator
 import sys
 from bisect import bisect_left, bisect_right
 from typing import NamedTuple
@@ -40,7 +41,7 @@ DEFAULT_COLOUR = "#cccccc"  # a label without a colour
 GOLD, SUGGESTED = "gold", "suggested"  # how a labelled or suggested token is drawn
 
 
-# -- the None refcount bug --------------------------------------------------------------------------
+# -- the None refcount bug -------------------------------------------------------------------------
 _NONE_REFCOUNT_IS_FINITE = (sys.implementation.name == "cpython" and sys.version_info < (3, 12)
                             and not hasattr(sys, "gettotalrefcount"))  # release build, pre-3.12
 
@@ -85,7 +86,7 @@ def readable_text_colour(background: str) -> str:
     return "#000000" if (y + 0.05) / 0.05 >= 1.05 / (y + 0.05) else "#ffffff"
 
 
-# -- pure geometry ----------------------------------------------------------------------------------
+# -- pure geometry ---------------------------------------------------------------------------------
 def flow_lines(widths, width: int, margin: int = MARGIN, spacing: int = SPACING):
     """Left edges of boxes of ``widths`` laid out left to right, wrapping at ``width`` like text
     (a box wider than a line gets a line of its own), and the index of each line's first box.
@@ -134,7 +135,8 @@ def reflow_lines(widths, width: int, xs: list[int], starts: list[int], lo: int, 
     return xs, new_starts
 
 
-def flow_height(n_lines: int, line_height: int, margin: int = MARGIN, spacing: int = SPACING) -> int:
+def flow_height(n_lines: int, line_height: int, margin: int = MARGIN,
+                spacing: int = SPACING) -> int:
     """Height of ``n_lines`` lines of chips with margins (an empty editor keeps its margins)."""
     if n_lines == 0:
         return 2 * margin
@@ -166,9 +168,7 @@ def token_looks(spans, suggestions) -> dict[int, Look]:
     return looks
 
 
-def _tag_tokens(*looks_maps) -> set[int]:
-    """Tokens that carry a label tag in any of the given looks (the only widths a span changes)."""
-    return {i for looks in looks_maps for i, look in looks.items() if look.first}
+_span_order = operator.attrgetter("start", "end", "label")  # Span's own order, compared in C
 
 
 @functools.lru_cache(maxsize=4096)
@@ -233,7 +233,7 @@ class _Metrics:
         return [2 * PAD_X + (cache[t] if t in cache else text(t)) for t in texts]
 
 
-# -- the widget ---------------------------------------------------------------------------------------
+# -- the widget ------------------------------------------------------------------------------------
 class TokenEditor(QWidget):
     edited = Signal(list)              # the sentence's new gold spans
     suggestion_accepted = Signal(object)  # a Span from the model's suggestions
@@ -253,6 +253,8 @@ class TokenEditor(QWidget):
         self._tokens: list = []        # the shown sentence's Tokens, to spot a re-show
         self._texts: list[str] = []
         self._looks: dict[int, Look] = {}
+        self._looks_spans: frozenset | None = None  # the spans ``_looks`` shows (None: rebuild)
+        self._looks_suggestions: list = []
         self._base_widths: list[int] = []  # chips without label tags, per sentence
         self._widths: list[int] = []
         self._xs: list[int] = []
@@ -293,33 +295,85 @@ class TokenEditor(QWidget):
             self._texts = [t.text for t in self._tokens]
             self._base_widths = self._metrics.chip_widths(self._texts)
             self._layout_width = -1  # new words: a full flow, not an incremental one
+            self._looks_spans = None
         self.restyle()
 
     @repays_none_refs
     def restyle(self) -> None:
         """Recompute which tokens are labelled or suggested, their widths, and the layout when a
-        width changed (a label tag appeared, went or was renamed); then repaint."""
+        width changed (a label tag appeared, went or was renamed); then repaint. After an edit of
+        the shown sentence only the spans that changed are visited, and the flow is redone from
+        the first changed line only: a click on a 50,000-token sentence stays cheap."""
         spans = self.sentence.spans if self.sentence is not None else []
-        old_looks, old_widths = self._looks, self._widths
-        self._looks = token_looks(spans, self.suggestions if self.sentence is not None else [])
-        widths = list(self._base_widths)
-        for i, look in self._looks.items():
-            if look.first and i < len(widths):
-                widths[i] += self._metrics.space + self._metrics.tag(look)
-        if widths == old_widths:
-            self.update()
-            return
-        self._widths = widths
-        if len(widths) == len(old_widths) and self._layout_width == max(self.width(), 200):
-            changed = [i for i in _tag_tokens(old_looks, self._looks) if widths[i] != old_widths[i]]
+        touched = self._update_looks(spans, self.suggestions if self.sentence is not None else [])
+        if touched is None or len(self._widths) != len(self._base_widths):
+            widths = self._all_widths()
+            if widths == self._widths:
+                self.update()
+                return
+            self._widths, changed = widths, None
         else:
-            changed = []
-        if changed:  # a span edit on the shown sentence: re-flow from the first changed line
-            self._xs, self._starts = reflow_lines(widths, self._layout_width, self._xs,
+            changed = [i for i in touched if self._set_width(i)]
+            if not changed:
+                self.update()
+                return
+        if changed and self._layout_width == max(self.width(), 200):
+            self._xs, self._starts = reflow_lines(self._widths, self._layout_width, self._xs,
                                                   self._starts, min(changed), max(changed))
             self._after_flow()
         else:
             self.relayout()
+
+    def _update_looks(self, spans, suggestions) -> set[int] | None:
+        """Bring ``_looks`` up to date with ``spans`` and ``suggestions``. Returns the tokens
+        whose tag may have changed, or None after a full recompute (a new sentence or new
+        suggestions): then every width must be checked."""
+        new = frozenset(spans)
+        old = self._looks_spans
+        if old is None or suggestions != self._looks_suggestions:
+            self._looks = token_looks(spans, suggestions)
+            self._looks_spans, self._looks_suggestions = new, list(suggestions)
+            return None
+        looks, touched, freed = self._looks, set(), set()
+        for sp in old - new:
+            for i in range(sp.start, sp.end):
+                looks.pop(i, None)
+            freed.update(range(sp.start, sp.end))
+            touched.add(sp.start)
+        for sp in new - old:  # (a suggestion's tag under it goes: all its tokens are touched)
+            looks.update(dict.fromkeys(range(sp.start + 1, sp.end), _look(GOLD, sp.label, False)))
+            looks[sp.start] = _look(GOLD, sp.label, True)
+            touched.update(range(sp.start, sp.end))
+        if freed and suggestions:  # a suggestion shows again where a gold span went
+            for sp, score in suggestions:
+                for i in range(sp.start, sp.end):
+                    if i in freed and (i not in looks or looks[i].kind != GOLD):
+                        looks[i] = _look(SUGGESTED, sp.label, i == sp.start, score)
+                        touched.add(i)
+        self._looks_spans = new
+        return touched
+
+    def _tag_width(self, i: int) -> int:
+        """What token i's label tag adds to its chip (' LABEL' on a span's first token)."""
+        look = self._looks.get(i)
+        if look is None or not look.first:
+            return 0
+        return self._metrics.space + self._metrics.tag(look)
+
+    def _all_widths(self) -> list[int]:
+        widths = list(self._base_widths)
+        for i, look in self._looks.items():
+            if look.first and i < len(widths):
+                widths[i] += self._metrics.space + self._metrics.tag(look)
+        return widths
+
+    def _set_width(self, i: int) -> bool:
+        """Update token i's width; True when it changed."""
+        w = self._base_widths[i] + self._tag_width(i)
+        if w == self._widths[i]:
+            return False
+        self._widths[i] = w
+        return True
 
     @repays_none_refs
     def relayout(self) -> None:
@@ -627,7 +681,7 @@ class TokenEditor(QWidget):
                 return
             spans = [sp for sp in spans if sp.end <= start or sp.start >= end]
             spans.append(Span(start, end, self.active_label))
-        self.edited.emit(sorted(spans))
+        self.edited.emit(sorted(spans, key=_span_order))
 
     def _suggestion_at(self, i: int):
         return next((sp for sp, _ in self.suggestions if sp.start <= i < sp.end), None)

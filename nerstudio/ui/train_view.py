@@ -26,22 +26,24 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
                                QLabel, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from ..core import runs as runs_module
 from ..core.errors import NerStudioError
 from ..core.heap import freeze_heap
-from ..core import runs as runs_module
 from ..core.runs import LABELLED, model_dir, runs_dir, train_project
 from ..core.session import ProjectSession
 from ..core.training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig)
+from .playground import import_ml
 from .safe_text import rich_plain
 from .workers import Worker
 
+AUTO = "; auto: chosen from the number of labelled train sentences when the run starts"
 TOOLTIPS = {
-    "learning_rate": "AdamW learning rate; 2e-5 to 5e-5 is usual for BERT fine-tuning; auto: chosen from the number of labelled train sentences",
-    "batch_size": "sentences per optimizer step (8-16 in the reference recipe); auto: chosen from the number of labelled train sentences",
-    "epochs": "passes over the training sentences; auto: chosen from the number of labelled train sentences",
+    "learning_rate": "AdamW learning rate; 2e-5 to 5e-5 is usual for BERT fine-tuning" + AUTO,
+    "batch_size": "sentences per optimizer step (8-16 in the reference recipe)" + AUTO,
+    "epochs": "passes over the training sentences" + AUTO,
     "seed": "seeds batch order, initialisation and dropout: same seed, same run",
     "weight_decay": "decoupled AdamW weight decay (not on biases and LayerNorm)",
-    "warmup_ratio": "fraction of steps with a linear warm-up from 0; auto: chosen from the number of labelled train sentences",
+    "warmup_ratio": "fraction of steps with a linear warm-up from 0" + AUTO,
     "early_stopping_patience": "stop after this many evaluations without a better dev F1 "
                                "(0: never); auto: on for small projects",
     "gradient_accumulation": "optimizer step every N batches (effective batch = N x batch)",
@@ -52,6 +54,7 @@ TOOLTIPS = {
 
 def run_training(project, config, resume_run=None, *, progress, should_stop, emit):
     """Worker function: the project's training run, events forwarded to the GUI."""
+    import_ml(training=True)
     return train_project(project, config, emit, should_stop, resume_run=resume_run)
 
 
@@ -76,15 +79,13 @@ def describe_model(name: str) -> str:
         tok = json.loads(tok_file.read_text())
     cased = "uncased" if tok.get("do_lower_case", "uncased" in str(cfg.get("_name_or_path", ""))) \
         else "cased"
-    return f"{cfg.get('model_type', '?')}, {n} layers, ~{params:.0f}M parameters, {cased}"
+    size = f"~{params:.0f}M" if params >= 1 else "<1M"
+    return f"{cfg.get('model_type', '?')}, {n} layers, {size} parameters, {cased}"
 
 
 def _warm_up(**_kw) -> str:
     """Import what a run needs (C extensions hold the GIL while they load), name the device."""
-    import seqeval.metrics  # noqa: F401  (pulls in scikit-learn)
-    import transformers  # noqa: F401
-    from transformers import AutoModelForTokenClassification, Trainer  # noqa: F401
-
+    import_ml(training=True)
     return describe_device()
 
 
@@ -165,6 +166,29 @@ class TrainView(QWidget):
             self.showing.setText("Select a run in the runs list to see its charts, or train one.")
             self.progress_text.setText("Idle")
         self.refresh_runs()
+        if session is not None and self.worker is None:
+            self._show_latest()
+
+    def _show_latest(self) -> None:
+        """On opening a project: the active run's results (else the newest run's), selected."""
+        store = self.store()
+        runs = store.runs() if store is not None else []
+        if not runs:
+            return
+        active = store.meta("active_run")
+        run_id = active if any(r["id"] == active for r in runs) else runs[-1]["id"]
+        self.select_run(run_id)
+
+    def select_run(self, run_id: int) -> None:
+        """Select the run's row (which shows it, as a click would)."""
+        for r in range(self.runs.rowCount()):
+            item = self.runs.item(r, 0)
+            if item is not None and item.text() == str(run_id):
+                self.runs.setCurrentCell(r, 0)
+                self.runs.selectRow(r)
+                if self.shown_run != run_id:
+                    self.show_run(run_id)
+                return
 
     def session(self):
         """The window's project session (binding to it on first sight), or None."""
@@ -515,9 +539,8 @@ class TrainView(QWidget):
         run_id, event = result
         self.run_id = run_id
         self._idle()
-        self.shown_run = run_id
-        self.showing.setText(f"Run {run_id} ({type(event).__name__.lower()})")
-        self._show_settings(run_id)
+        self._runs_changed()
+        self.select_run(run_id)  # as recorded: the curves, the best evaluation, the settings
         if isinstance(event, Failed):
             self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):

@@ -88,7 +88,8 @@ def read(path: str | Path, fmt: str | None = None, *, scheme: str = "auto",
     if fmt == "jsonl":
         return read_json_records(path, tag_names, scheme, split)
     if fmt in ("hf", "hf-hub"):
-        return read_hf(str(path).removeprefix(HUB_PREFIX), scheme, split, hub=fmt == "hf-hub")
+        hub = fmt == "hf-hub" or str(path).startswith(HUB_PREFIX)
+        return read_hf(str(path).removeprefix(HUB_PREFIX), scheme, split, hub=hub)
     if fmt == "doccano":
         return read_doccano(path, split, sentence_split)
     if fmt == "labelstudio":

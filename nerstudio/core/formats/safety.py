@@ -31,10 +31,13 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def protected_paths(project: str | Path) -> tuple[list[str], str]:
-    """The project file and its SQLite side files, and its runs folder (all resolved)."""
+def protected_paths(project: str | Path) -> tuple[list[str], list[str]]:
+    """The project file and its SQLite side files, and its runs folders, resolved: beside the
+    real file, and beside the name it was opened by (a link keeps its runs beside itself)."""
+    named = os.path.abspath(os.path.expanduser(str(project)))
     real = _real(project)
-    return [real + s for s in _PROJECT_SIDE_FILES], real + ".runs"
+    files = {base + s for base in (real, named) for s in _PROJECT_SIDE_FILES}
+    return sorted({_real(f) for f in files} | files), sorted({real + ".runs", _real(named + ".runs")})
 
 
 def check_not_project(project: str | Path, target: str | Path, folder: bool = False) -> None:
@@ -42,10 +45,10 @@ def check_not_project(project: str | Path, target: str | Path, folder: bool = Fa
     project, its SQLite side files or its runs folder: resolved, so ``./p``, links alike."""
     files, runs = protected_paths(project)
     real = _real(target)
-    same = any(real == f for f in files) or _inside(real, runs)
+    same = real in files or any(_inside(real, r) for r in runs)
     if not same and os.path.exists(target) and os.path.exists(project):
         same = os.path.samefile(target, project)  # a hard link
-    if same or (folder and any(_inside(f, real) for f in [*files, runs])):
+    if same or (folder and any(_inside(f, real) for f in [*files, *runs])):
         raise ExportTargetError(f"{target}: refusing to export onto the project {project}, its "
                                 "side files or its runs folder; choose another output")
 

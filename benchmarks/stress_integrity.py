@@ -1,0 +1,494 @@
+"""Integrity stress test (issue #12): kill -9 at random moments, two writers at once, the project
+copied or moved. Nothing committed may be lost, every refusal is one clear line, and
+``PRAGMA integrity_check`` says ok after every trial.
+
+Usage: python benchmarks/stress_integrity.py [--trials 20] [--seed 1] [--kinds import,edit,two,move]
+       [--sentences 20000] [--importer cli|together] [--keep]
+
+Kinds of trial (each on the same temp project, which grows as imports land):
+
+import  ``python -m nerstudio import P FILE`` (a generated CoNLL file, --sentences sentences) is
+        SIGKILLed after a random 0-3 s. Checks: integrity ok; the sentence count is before or
+        before + N (all or nothing); a run that was not killed exited 0 with nothing on stderr;
+        the project opens for writing.
+edit    a child process loops ``set_spans`` on random sentences, appending each edit to a log
+        (fsync) only AFTER the store call returned; SIGKILLed after a random 0-3 s. Checks:
+        integrity ok; every sentence holds its last logged state (or, for the one edit in
+        flight at the kill, its new state: committed but not yet logged); undo in a new
+        process takes back the newest edit and redo puts it back.
+two     the importer and an editor (busy_timeout 2 s) at once. Checks: both exit 0 with an empty
+        stderr (no traceback: a ProjectBusyError is logged by the editor as a refusal, and must
+        be one line); integrity ok; the import landed whole; every successful edit is present.
+move    an edit loop is killed, then the project is copied with its -wal (a folder copy), opened
+        and closed in place (which folds the -wal into the file), copied alone and moved: every
+        logged edit is in each copy.
+
+``--importer together`` imports with ``ProjectStore.import_together()`` (parse without the lock,
+one short copy) instead of the CLI, to compare the editor's busy refusals in ``two`` trials.
+The CI version (few trials, fixed moments) is tests/test_kill9.py and tests/test_two_processes.py,
+which import this file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.request import pathname2url
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nerstudio.core.domain import Sentence, Span  # noqa: E402
+from nerstudio.core.errors import ProjectBusyError  # noqa: E402
+from nerstudio.core.store import ProjectStore  # noqa: E402
+
+LABELS = ["PER", "ORG", "LOC"]
+EDIT_SENTENCES = 300  # the edit loops work on sentence ids 1..300 (5 tokens each)
+INITIAL = [[], "unlabelled"]
+SPAN_CHOICES = [[], [[0, 1, "PER"]], [[0, 1, "PER"], [3, 4, "ORG"]], [[1, 3, "LOC"]],
+                [[0, 2, "ORG"], [2, 5, "PER"]], [[4, 5, "LOC"]]]
+
+
+@dataclass
+class Trial:
+    kind: str
+    outcome: str = ""
+    problems: list[str] = field(default_factory=list)
+    stats: Counter = field(default_factory=Counter)
+    max_edit_ms: float = 0.0  # the slowest set_spans call (waiting for the other writer)
+
+
+# -- data and project ---------------------------------------------------------------------------
+def write_conll(path: Path, n: int, doc_every: int = 1000) -> Path:
+    """n five-token sentences with PER/ORG (and a MISC every 500: the first import adds a
+    label), a -DOCSTART- every ``doc_every`` sentences."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            if i % doc_every == 0:
+                f.write("-DOCSTART- -X- -X- O\n\n")
+            last = "B-MISC" if i % 500 == 0 else "O"
+            f.write(f"Word{i} NNP B-NP B-PER\nworks VBZ B-VP O\nat IN B-PP O\n"
+                    f"Acme{i % 97} NNP B-NP B-ORG\nnow RB O {last}\n\n")
+    return path
+
+
+def new_project(path: Path) -> Path:
+    with ProjectStore.create(path, labels=LABELS) as s:
+        s.import_items([Sentence.from_words([f"s{i}", "b", "c", "d", "e"])
+                        for i in range(EDIT_SENTENCES)], source="seed")
+    return path
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def integrity(path: Path) -> str:
+    """``PRAGMA integrity_check`` and ``foreign_key_check`` through a read-only connection (so
+    the check itself neither checkpoints nor removes a -wal): "ok" or what is wrong."""
+    con = sqlite3.connect("file:" + pathname2url(str(path.absolute())) + "?mode=ro", uri=True)
+    try:
+        rows = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+        fk = con.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        con.close()
+    result = "ok" if rows == ["ok"] else "; ".join(rows)[:300]
+    if fk:
+        result = ("" if result == "ok" else result + "; ") + f"foreign_key_check: {len(fk)} rows"
+    return result
+
+
+def sentence_count(path: Path) -> int:
+    with ProjectStore(path, read_only=True) as s:
+        return s.count()
+
+
+def state(store: ProjectStore, sid: int) -> list:
+    s = store.sentence(sid)
+    return [sorted([sp.start, sp.end, sp.label] for sp in s.spans), s.status]
+
+
+def one_line_refusal(stderr: str) -> str | None:
+    """None if ``stderr`` is empty or exactly one ``nerstudio: error:`` line; else the problem."""
+    lines = stderr.strip().splitlines()
+    if not lines:
+        return None
+    if len(lines) == 1 and lines[0].startswith("nerstudio: error: "):
+        return None
+    return "stderr is not one clear line: " + " | ".join(lines[-4:])[:400]
+
+
+# -- the edit loop (a child process) -------------------------------------------------------------
+def edit_sequence(seed: int, n: int) -> list[tuple[int, list, str]]:
+    """The first n edits (sentence, spans, status) of an edit loop seeded with ``seed``."""
+    rng = random.Random(seed)
+    return [(rng.randint(1, EDIT_SENTENCES), rng.choice(SPAN_CHOICES),
+             rng.choice(["labelled", "reviewed"])) for _ in range(n)]
+
+
+def child_edit(project: str, log: str, seed: int, busy_timeout: float, seconds: float,
+               stop_file: str | None) -> int:
+    """Edit until ``seconds`` pass (or ``stop_file`` appears); each edit's outcome is appended
+    to ``log`` and fsynced after the store call returned. A busy refusal is logged, not raised."""
+    rng = random.Random(seed)
+    store = ProjectStore(project, busy_timeout=busy_timeout)
+    with open(log, "a", encoding="utf-8") as f:
+        def record(entry: dict) -> None:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+        record({"origin": store.origin, "pid": os.getpid()})
+        deadline, k = time.monotonic() + seconds, 0
+        while time.monotonic() < deadline and not (stop_file and os.path.exists(stop_file)):
+            sid, spans, status = (rng.randint(1, EDIT_SENTENCES), rng.choice(SPAN_CHOICES),
+                                  rng.choice(["labelled", "reviewed"]))
+            t = time.perf_counter()
+            try:
+                store.set_spans(sid, [Span(*sp) for sp in spans], status)
+            except ProjectBusyError as exc:
+                record({"k": k, "busy": str(exc), "ms": (time.perf_counter() - t) * 1000})
+            else:
+                record({"k": k, "sid": sid, "state": [sorted(spans), status],
+                        "ms": (time.perf_counter() - t) * 1000})
+            k += 1
+    store.close()
+    return 0
+
+
+def child_import_together(project: str, files: list[str]) -> int:
+    """What ``nerstudio import P F1 F2`` does with import_together() instead of transaction()."""
+    from nerstudio.core.formats import import_file
+
+    with ProjectStore(project) as store, store.import_together():
+        for f in files:
+            import_file(store, f)
+    return 0
+
+
+def start_editor(project: Path, log: Path, seed: int, busy_timeout: float = 30.0,
+                 seconds: float = 60.0, stop_file: Path | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-edit", str(project), str(log),
+           str(seed), str(busy_timeout), str(seconds)]
+    if stop_file:
+        cmd.append(str(stop_file))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env())
+
+
+def start_import(project: Path, conll: Path, importer: str = "cli") -> subprocess.Popen:
+    if importer == "cli":
+        cmd = [sys.executable, "-m", "nerstudio", "import", str(project), str(conll)]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child-import", str(project),
+               str(conll)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env())
+
+
+def read_log(log: Path) -> tuple[dict, list[dict]]:
+    """The log's header and its complete entries (a line cut by the kill is not an entry)."""
+    header, entries = {}, []
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if "origin" in entry:
+                header = entry
+            else:
+                entries.append(entry)
+    return header, entries
+
+
+def check_edits(project: Path, log: Path, seed: int, expected: dict, trial: Trial,
+                in_flight: bool) -> None:
+    """Every logged edit is in the file: each sentence holds its last logged state, or (only the
+    sentence of the edit in flight when the child was killed) that edit's state. ``expected``
+    (sentence -> state) is carried over between trials and updated here."""
+    _header, entries = read_log(log)
+    for e in entries:
+        trial.max_edit_ms = max(trial.max_edit_ms, e.get("ms", 0.0))
+        if "sid" in e:
+            expected[e["sid"]] = e["state"]
+            trial.stats["edits committed"] += 1
+        else:
+            trial.stats["busy refusals"] += 1
+            if "\n" in e["busy"] or not e["busy"]:
+                trial.problems.append(f"busy refusal is not one line: {e['busy']!r}")
+    nxt = None
+    if in_flight:
+        sid, spans, status = edit_sequence(seed, len(entries) + 1)[-1]
+        nxt = (sid, [sorted(spans), status])
+    with ProjectStore(project, read_only=True) as s:
+        for sid in range(1, EDIT_SENTENCES + 1):
+            got = state(s, sid)
+            want = expected.get(sid, INITIAL)
+            if got == want:
+                continue
+            if nxt and sid == nxt[0] and got == nxt[1]:
+                expected[sid] = got  # committed, killed before it was logged
+                trial.stats["in-flight edit committed"] += 1
+                continue
+            trial.problems.append(f"sentence {sid}: file has {got}, last committed edit {want}")
+
+
+def check_undo(project: Path, expected: dict, trial: Trial) -> None:
+    """A new process undoes the newest applied edit (the killed child's origin is dead, so its
+    history is taken over), finds the edit's before-state, then redoes it."""
+    with ProjectStore(project) as s:
+        row = s._q("SELECT sentence_id, before FROM edits WHERE undone = 0 ORDER BY id DESC "
+                   "LIMIT 1")
+        if not row:
+            return
+        sid, before = row[0]
+        try:
+            got = s.undo()
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            trial.problems.append(f"undo failed: {type(exc).__name__}: {exc}")
+            return
+        if got != sid:
+            trial.problems.append(f"undo acted on sentence {got}, the newest edit is on {sid}")
+            return
+        if s._state(sid) != s._resolve(json.loads(before)):
+            trial.problems.append(f"undo of sentence {sid} did not restore its before-state")
+        if s.redo() != sid or state(s, sid) != expected.get(sid, INITIAL):
+            trial.problems.append(f"redo of sentence {sid} did not restore its state")
+    trial.stats["undo/redo checked"] += 1
+
+
+def check_file(project: Path, trial: Trial) -> None:
+    result = integrity(project)
+    if result != "ok":
+        trial.problems.append(f"integrity_check: {result}")
+    try:
+        ProjectStore(project).close()  # opens for writing (migrations, checks) and closes
+    except Exception as exc:  # noqa: BLE001
+        trial.problems.append(f"does not open: {type(exc).__name__}: {exc}")
+
+
+# -- trials -------------------------------------------------------------------------------------
+def import_trial(project: Path, conll: Path, n: int, kill_at: float,
+                 importer: str = "cli") -> Trial:
+    trial = Trial("import")
+    before = sentence_count(project)
+    proc = start_import(project, conll, importer)
+    try:
+        proc.wait(timeout=kill_at)
+        killed = False
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        killed = True
+    _out, err = proc.communicate()
+    if not killed:
+        if proc.returncode != 0:
+            trial.problems.append(f"import exited {proc.returncode} unkilled: {err.strip()[:300]}")
+        if err.strip():
+            trial.problems.append(f"import wrote to stderr: {err.strip()[:300]}")
+    check_file(project, trial)
+    after = sentence_count(project)
+    if after not in (before, before + n):
+        trial.problems.append(f"partial import: {before} -> {after} sentences (N = {n})")
+    elif not killed and after != before + n:
+        trial.problems.append("import exited 0 but nothing landed")
+    trial.outcome = ("finished" if not killed else
+                     "killed, all landed" if after == before + n else "killed, nothing landed")
+    return trial
+
+
+def edit_kill_trial(project: Path, work: Path, seed: int, kill_at: float,
+                    expected: dict, after_edits: int = 0) -> Trial:
+    """``kill_at`` seconds after the start, or (``after_edits``) after that many logged edits."""
+    trial = Trial("edit")
+    log = work / f"edits-{seed}.log"
+    log.unlink(missing_ok=True)
+    proc = start_editor(project, log, seed)
+    if after_edits:
+        deadline = time.monotonic() + 60
+        while (len(read_log(log)[1]) < after_edits and proc.poll() is None
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+    try:
+        proc.wait(timeout=kill_at)
+        trial.problems.append(f"editor exited {proc.returncode} before the kill: "
+                              f"{proc.stderr.read().strip()[-300:]}")
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    check_file(project, trial)
+    check_edits(project, log, seed, expected, trial, in_flight=True)
+    trial.outcome = "edits before kill: " + _bucket(trial.stats["edits committed"])
+    check_undo(project, expected, trial)
+    return trial
+
+
+def two_writers_trial(project: Path, work: Path, conll: Path, n: int, seed: int,
+                      expected: dict, importer: str = "cli", busy_timeout: float = 2.0) -> Trial:
+    trial = Trial("two")
+    log, stop = work / f"two-{seed}.log", work / f"two-{seed}.stop"
+    log.unlink(missing_ok=True)
+    stop.unlink(missing_ok=True)
+    before = sentence_count(project)
+    editor = start_editor(project, log, seed, busy_timeout, seconds=120, stop_file=stop)
+    time.sleep(0.3)
+    imp = start_import(project, conll, importer)
+    try:
+        _out, imp_err = imp.communicate(timeout=300)
+    finally:
+        time.sleep(0.3)  # a few edits after the import too
+        stop.touch()
+    _out, ed_err = editor.communicate(timeout=120)
+    if imp.returncode != 0 or imp_err.strip():
+        problem = one_line_refusal(imp_err)
+        trial.problems.append(problem or f"import refused: {imp_err.strip()}")
+    if editor.returncode != 0 or ed_err.strip():
+        trial.problems.append(f"editor exited {editor.returncode}: {ed_err.strip()[-400:]}")
+    check_file(project, trial)
+    after = sentence_count(project)
+    if after != before + (n if imp.returncode == 0 else 0):
+        trial.problems.append(f"import: {before} -> {after} sentences (N = {n}, "
+                              f"exit {imp.returncode})")
+    check_edits(project, log, seed, expected, trial, in_flight=False)
+    check_undo(project, expected, trial)
+    trial.outcome = "with busy refusals" if trial.stats["busy refusals"] else "no refusal"
+    return trial
+
+
+def move_trial(project: Path, work: Path, seed: int, kill_at: float, expected: dict,
+               after_edits: int = 0) -> Trial:
+    """An edit loop killed (its -wal left beside the file), then: the folder copied (file + -wal)
+    and opened; the project opened and closed in place (SQLite folds the -wal in at the last
+    close); the file alone copied; the file moved to another folder and back."""
+    trial = edit_kill_trial(project, work, seed, kill_at, expected, after_edits)
+    trial.kind = "move"
+
+    def check_copy(path: Path, what: str) -> None:
+        result = integrity(path)
+        if result != "ok":
+            trial.problems.append(f"{what}: integrity_check: {result}")
+        with ProjectStore(path, read_only=True) as s:
+            lost = [sid for sid in range(1, EDIT_SENTENCES + 1)
+                    if state(s, sid) != expected.get(sid, INITIAL)]
+        if lost:
+            trial.problems.append(f"{what}: {len(lost)} sentences lost edits, e.g. {lost[:5]}")
+
+    folder = work / f"copy-{seed}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for suffix in ("", "-wal"):  # what a folder copy takes (a -shm is rebuilt)
+        src = Path(str(project) + suffix)
+        if src.exists():
+            shutil.copy2(src, folder / src.name)
+    check_copy(folder / project.name, "folder copy")
+    ProjectStore(project).close()
+    wal = Path(str(project) + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        trial.problems.append(f"-wal still holds {wal.stat().st_size} bytes after a clean close")
+    alone = work / f"alone-{seed}"
+    shutil.rmtree(alone, ignore_errors=True)
+    alone.mkdir()
+    shutil.copy2(project, alone / project.name)
+    check_copy(alone / project.name, "file copied alone after a clean close")
+    moved = work / f"moved-{seed}"
+    moved.mkdir(exist_ok=True)
+    project.rename(moved / project.name)
+    try:
+        check_copy(moved / project.name, "moved file")
+    finally:
+        (moved / project.name).rename(project)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(alone, ignore_errors=True)
+    return trial
+
+
+def _bucket(n: int) -> str:
+    return "0" if n == 0 else "1-99" if n < 100 else "100-999" if n < 1000 else "1000+"
+
+
+# -- main ---------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--trials", type=int, default=20, help="trials of each kind (default 20)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kinds", default="import,edit,two,move")
+    p.add_argument("--sentences", type=int, default=20000, help="sentences per imported file")
+    p.add_argument("--max-kill", type=float, default=3.0, help="kill within 0..this many s")
+    p.add_argument("--importer", choices=["cli", "together"], default="cli")
+    p.add_argument("--keep", action="store_true", help="keep the work folder")
+    a = p.parse_args(argv)
+    rng = random.Random(a.seed)
+    work = Path(tempfile.mkdtemp(prefix="nerstudio-stress-"))
+    project = new_project(work / "stress.nerproj")
+    conll = write_conll(work / "big.conll", a.sentences)
+    expected: dict = {}
+    kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
+    trials: list[Trial] = []
+    t0 = time.monotonic()
+    for i in range(a.trials):
+        for kind in kinds:
+            kill_at = rng.uniform(0, a.max_kill)
+            seed = rng.randrange(1 << 30)
+            if kind == "import":
+                t = import_trial(project, conll, a.sentences, kill_at, a.importer)
+            elif kind == "edit":
+                t = edit_kill_trial(project, work, seed, kill_at, expected)
+            elif kind == "two":
+                t = two_writers_trial(project, work, conll, a.sentences, seed, expected,
+                                      a.importer)
+            elif kind == "move":
+                t = move_trial(project, work, seed, kill_at, expected)
+            else:
+                raise SystemExit(f"unknown kind {kind!r}")
+            trials.append(t)
+            mark = "FAIL" if t.problems else "ok"
+            print(f"[{time.monotonic() - t0:6.1f}s] {kind:<6} #{i + 1:<3} kill@{kill_at:4.2f}s "
+                  f"{mark:<4} {t.outcome}; {dict(t.stats)}"
+                  + (f"; slowest edit {t.max_edit_ms:.0f} ms" if kind == "two" else ""),
+                  flush=True)
+            for problem in t.problems:
+                print(f"        {problem}", flush=True)
+    print(f"\nseed {a.seed}, {a.sentences} sentences per import, importer {a.importer}, "
+          f"{time.monotonic() - t0:.0f} s, final project {sentence_count(project)} sentences, "
+          f"integrity {integrity(project)}")
+    print(f"{'kind':<8}{'trials':>7}{'failed':>8}  outcomes / totals")
+    for kind in kinds:
+        ts = [t for t in trials if t.kind == kind]
+        outcomes = Counter(t.outcome for t in ts)
+        totals = sum((t.stats for t in ts), Counter())
+        slowest = max((t.max_edit_ms for t in ts), default=0.0)
+        print(f"{kind:<8}{len(ts):>7}{sum(bool(t.problems) for t in ts):>8}  "
+              f"{dict(outcomes)}; {dict(totals)}"
+              + (f"; slowest edit {slowest:.0f} ms" if kind == "two" else ""))
+    failures = Counter(pr.split(":")[0] for t in trials for pr in t.problems)
+    if failures:
+        print("failures by kind of problem:", dict(failures))
+    if a.keep:
+        print("work folder:", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-edit":
+        _p, _log, _seed, _busy, _secs, *_stop = sys.argv[2:]
+        sys.exit(child_edit(_p, _log, int(_seed), float(_busy), float(_secs),
+                            _stop[0] if _stop else None))
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-import":
+        sys.exit(child_import_together(sys.argv[2], sys.argv[3:]))
+    sys.exit(main())
