@@ -190,9 +190,7 @@ def editor_alone(app, data: Path, rng, clicks: int = 50):
 
 
 def main():
-    from nerstudio.ui.token_editor import repays_none_refs  # see its docstring: the harness's
-    # own void Qt calls (processEvents, QTest.mouseClick...) would drain None's refcount too
-    repays_none_refs(run)()
+    run()
 
 
 def run():

@@ -103,6 +103,15 @@ def fake_run(store, name="run-x", status="finished", model=True, base_model="tin
     return run_id
 
 
+def runs_changed(window):
+    """What a worker or another process does after writing runs: the list follows the session."""
+    session = getattr(window, "session", None)
+    if session is not None:
+        session.notify_runs_changed()
+    else:
+        window.train_view.refresh_runs()
+
+
 def sentence_gold_rows(path, sentence_id):
     import sqlite3
 
@@ -258,7 +267,7 @@ def test_make_active_and_export_refuse_a_run_whose_model_is_gone(window, qtbot, 
     good = fake_run(window.store)
     gone = fake_run(window.store)
     shutil.rmtree(runs_dir(Path(window.store.path)) / f"run-{gone}")
-    view.refresh_runs()
+    runs_changed(window)
     click_run(view, qtbot, good)
     qtbot.mouseClick(view.run_make_button, Qt.LeftButton)
     assert window.store.meta("active_run") == good and not said
@@ -284,7 +293,7 @@ def test_export_refuses_the_runs_folder_and_asks_before_replacing(window, qtbot,
     view = window.train_view
     click_tab(window, qtbot, view)
     run_id = fake_run(window.store)
-    view.refresh_runs()
+    runs_changed(window)
     click_run(view, qtbot, run_id)
     target = {"dir": str(runs_dir(Path(window.store.path)))}
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: target["dir"])
@@ -320,7 +329,7 @@ def test_project_strings_in_the_train_view_are_plain_text(window, qtbot, said):
     hostile = '<img src="file:///etc/x.png"><b>bold</b>'
     run_id = fake_run(window.store, status="failed", model=False, base_model=hostile,
                       error='<a href="http://evil.example/">boom</a>')
-    view.refresh_runs()
+    runs_changed(window)
     row = next(r for r in range(view.runs.rowCount()) if view.runs.item(r, 0).text() == str(run_id))
     assert view.runs.item(row, 1).text() == hostile  # items are plain text
     tip = view.runs.item(row, 5).toolTip()
@@ -444,7 +453,7 @@ def test_hostile_model_labels_show_as_text_and_load_nothing(window, qtbot, train
     view = window.train_view
     click_tab(window, qtbot, view)
     run_id = fake_run(window.store, copy_from=model)
-    view.refresh_runs()
+    runs_changed(window)
     click_run(view, qtbot, run_id)
     qtbot.mouseClick(view.run_make_button, Qt.LeftButton)
     pg = window.playground

@@ -354,6 +354,81 @@ def test_import_inside_a_callers_transaction_joins_it(tmp_path):
         assert s.count() == 5
 
 
+
+def test_import_together_parses_every_file_without_the_lock_then_copies_once(tmp_path):
+    """Several files as one import (what ``nerstudio import P A B`` needs): each file is read
+    without the write lock (another process writes meanwhile with a 0.3 s timeout), documents
+    and ids follow on across files, and everything lands in one commit."""
+    path = tmp_path / "p.nerproj"
+    _project(path)
+    with ProjectStore(path) as s:
+        run = s.create_run("m", {}, ["O"])
+    outputs = []
+
+    def file_b():
+        yield DocumentStart("b1")
+        for i in range(3000):
+            if i == 2000:  # file A is staged, file B half read: nothing holds the lock
+                outputs.append(_run(WRITE_METRIC, path, run))
+            yield Sentence.from_words([f"b{i}", "y"], spans=[Span(0, 1, "NEW")])
+
+    with ProjectStore(path) as s:
+        with s.import_together():
+            assert s.import_items([Sentence.from_words(["a0"]), Sentence.from_words(["a1"])],
+                                  source="a.txt") == 2
+            assert s.import_items(file_b(), source="b.conll", chunk=500) == 3000
+            assert s.count() == 3 and "NEW" not in s.label_set()  # not yet copied
+        assert outputs == ["written\n"]
+        assert s.count() == 3005 and s.label_usage("NEW") == 3000
+        docs = s._q("SELECT name, source FROM documents ORDER BY id")[-2:]
+        assert docs == [("a.txt", "a.txt"), ("b1", "b.conll")]
+        assert [x.words[0] for x in s.iter_sentences()][-3001:-2999] == ["a1", "b0"]
+        assert not s.db.conn.in_transaction
+
+
+def test_import_together_is_all_or_nothing(tmp_path):
+    path = tmp_path / "p.nerproj"
+    _project(path)
+
+    def bad():
+        yield Sentence.from_words(["x"], spans=[Span(0, 1, "NEW")])
+        raise ImportFormatError("bad tag", "b.conll", 3)
+
+    with ProjectStore(path) as s:
+        with pytest.raises(ImportFormatError):
+            with s.import_together():
+                s.import_items([Sentence.from_words(["a"])] * 100, source="a.txt")
+                s.import_items(bad(), source="b.conll")
+        assert s.count() == 3 and "NEW" not in s.label_set()
+        with pytest.raises(RuntimeError):
+            with s.import_together():
+                s.import_items([Sentence.from_words(["a"])] * 100, source="a.txt")
+                raise RuntimeError("cancelled")
+        assert s.count() == 3
+        with pytest.raises(StoreError, match="nested"):
+            with s.import_together(), s.import_together():
+                pass
+        assert s.import_items([Sentence.from_words(["ok"])]) == 1 and s.count() == 4
+    with ProjectStore(path, read_only=True) as s, pytest.raises(ReadOnlyProjectError):
+        with s.import_together():
+            pass
+
+
+def test_reading_runs_of_a_broken_file_is_a_store_error(tmp_path):
+    """runs() / run() / run_metrics() go through the same error mapping as every other read."""
+    path = tmp_path / "p.nerproj"
+    _project(path)
+    with ProjectStore(path) as s:
+        run = s.create_run("m", {"lr": 1}, ["O"])
+        assert s.run(run)["config"] == {"lr": 1} and [r["id"] for r in s.runs()] == [run]
+        s.db.execute("ALTER TABLE runs RENAME TO runs_gone")  # as if damaged or foreign
+        for read in (s.runs, lambda: s.run(run)):
+            with pytest.raises(StoreError, match="no such table"):
+                read()
+        with pytest.raises(StoreError, match="no run 99"):
+            s.db.execute("ALTER TABLE runs_gone RENAME TO runs")
+            s.run(99)
+
 # -- 4. stale views --------------------------------------------------------------------------
 def test_stale_edit_from_another_store_is_refused(tmp_path):
     path = tmp_path / "p.nerproj"

@@ -219,22 +219,6 @@ def test_hostile_label_name_is_drawn_literally(editor, qtbot):
     QToolTip.hideText()
 
 
-@pytest.mark.skipif(not te._NONE_REFCOUNT_IS_FINITE, reason="None is immortal here")
-def test_repaints_do_not_drain_nones_refcount(editor, qtbot, monkeypatch):
-    """PySide6 on 3.11 drops a None reference per void Qt call (a paint makes a dozen or more):
-    the editor gives them back, so only the test's own void calls (repaint) show."""
-    Host(editor, sentence(spans=[Span(0, 2, "PER")]), suggestions=[(Span(5, 6, "LOC"), 0.5)])
-    paints = []
-    real = TokenEditor._paint_texts
-    monkeypatch.setattr(TokenEditor, "_paint_texts", lambda *a: paints.append(1) or real(*a))
-    editor.repaint()
-    before = sys.getrefcount(None)
-    for _ in range(300):
-        editor.repaint()  # void: costs the test one reference each
-    assert len(paints) == 301
-    assert before - sys.getrefcount(None) <= 300 + 20
-
-
 def test_incremental_reflow_matches_a_full_flow():
     """A span edit re-flows from the changed line only; the result must equal a full flow."""
     import random

@@ -171,6 +171,9 @@ class Playground(QWidget):
             self._session.active_model_changed.disconnect(self._active_model_changed)
             self._session.labels_changed.disconnect(self._rerender)
         self._session = session
+        if self._pending_add is not None:  # it was meant for the other project
+            self._pending_add = None
+            self.add_button.setEnabled(True)
         if session is not None:
             session.active_model_changed.connect(self._active_model_changed)
             session.labels_changed.connect(self._rerender)

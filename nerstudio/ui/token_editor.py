@@ -16,7 +16,6 @@ Every string is drawn with ``QPainter.drawText`` as plain text (label names are 
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import html
 import operator
@@ -39,41 +38,6 @@ TAG_POINT_SIZE = 8  # the label tag after a span's first word, as before ("font-
 DEFAULT_COLOUR = "#cccccc"  # a label without a colour
 
 GOLD, SUGGESTED = "gold", "suggested"  # how a labelled or suggested token is drawn
-
-
-# -- the None refcount bug -------------------------------------------------------------------------
-_NONE_REFCOUNT_IS_FINITE = (sys.implementation.name == "cpython" and sys.version_info < (3, 12)
-                            and not hasattr(sys, "gettotalrefcount"))  # release build, pre-3.12
-
-
-def _give_back_none_refs(count: int) -> None:
-    """Add ``count`` references to None in O(1) (ob_refcnt is the first field of a CPython
-    object in a release build). Only used before 3.12, where None is not yet immortal."""
-    ctypes.c_ssize_t.from_address(id(None)).value += count
-
-
-def repays_none_refs(method):
-    """Decorator for the entry points that make void Qt calls (QPainter.setPen, QWidget.update...):
-    ``event`` (all event handlers run inside it) and the methods the main window calls.
-
-    PySide6 (6.12, measured) on CPython 3.11 returns None from a void C++ call without taking a
-    reference, so each such call leaves None's refcount one lower; at zero the interpreter aborts
-    with ``Fatal Python error: none_dealloc``. Painting makes such calls on every repaint, so the
-    handler measures what it lost and gives it back. Giving back too much is harmless (None is
-    never freed); on 3.12+ None is immortal and this is a no-op."""
-    if not _NONE_REFCOUNT_IS_FINITE:
-        return method
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        before = sys.getrefcount(None)
-        try:
-            return method(*args, **kwargs)
-        finally:
-            lost = before - sys.getrefcount(None)
-            if lost > 0:
-                _give_back_none_refs(lost)
-    return wrapper
 
 
 # -- colours --------------------------------------------------------------------------------------
@@ -272,13 +236,11 @@ class TokenEditor(QWidget):
         return self._colours
 
     @colours.setter
-    @repays_none_refs
     def colours(self, value: dict[str, str]) -> None:
         """Label colours only change paint, not geometry: a repaint is enough."""
         self._colours = dict(value)
         self.update()
 
-    @repays_none_refs
     def set_sentence(self, sentence: Sentence | None, suggestions=(), colours=None) -> None:
         """Show ``sentence``. Re-showing the same sentence after an edit keeps the hover, the
         shift-click anchor and the text widths; only the spans' looks are recomputed."""
@@ -298,7 +260,6 @@ class TokenEditor(QWidget):
             self._looks_spans = None
         self.restyle()
 
-    @repays_none_refs
     def restyle(self) -> None:
         """Recompute which tokens are labelled or suggested, their widths, and the layout when a
         width changed (a label tag appeared, went or was renamed); then repaint. After an edit of
@@ -375,7 +336,6 @@ class TokenEditor(QWidget):
         self._widths[i] = w
         return True
 
-    @repays_none_refs
     def relayout(self) -> None:
         """Flow the chips for the current width and ask the scroll area for the height."""
         width = max(self.width(), 200)
@@ -540,7 +500,7 @@ class TokenEditor(QWidget):
         """The label name after a span's first word, small (bold for gold, '?' for a suggestion),
         on the word's baseline, as plain text: a label called '<h1>BIG</h1>' shows just that."""
         m = self._metrics
-        groups: dict[tuple[int, str], list[int]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i in tokens:
             look = self._looks.get(i)
             if look is not None and look.first:
@@ -629,12 +589,13 @@ class TokenEditor(QWidget):
         self.release(index)
 
     def leaveEvent(self, event):
+        """No chip is under the mouse any more: drop the hover outline and the hand cursor."""
         if self._hover is not None:
             old, self._hover = self._hover, None
             self._update_tokens(old)
+            self.unsetCursor()
         super().leaveEvent(event)
 
-    @repays_none_refs
     def event(self, ev):
         """Every event passes here, so the None references that painting and the mouse handlers
         lose are given back here. Tooltips: escaped text inside a rich-text wrapper, since Qt
