@@ -3,16 +3,19 @@ copied or moved. Nothing committed may be lost, every refusal is one clear line,
 ``PRAGMA integrity_check`` says ok after every trial.
 
 Usage: python benchmarks/stress_integrity.py [--trials 20] [--seed 1] [--kinds import,edit,two,move]
-       [--sentences 20000] [--importer cli|together] [--keep]
+       [--sentences 20000] [--max-kill 3] [--calibrate] [--importer cli|together] [--keep]
 
 Kinds of trial (each on the same temp project, which grows as imports land):
 
 import  ``python -m nerstudio import P FILE`` (a generated CoNLL file, --sentences sentences) is
-        SIGKILLed after a random 0-3 s. Checks: integrity ok; the sentence count is before or
-        before + N (all or nothing); a run that was not killed exited 0 with nothing on stderr;
-        the project opens for writing.
+        SIGKILLed after a random 0-3 s (--calibrate: 0-1.1 x the time of a whole import,
+        measured first, so that kills also land in the copy and after the commit on a slow or
+        fast machine). Checks: integrity ok; the sentence count is before or before + N (all or
+        nothing); a run that was not killed exited 0 with nothing on stderr; the project opens
+        for writing.
 edit    a child process loops ``set_spans`` on random sentences, appending each edit to a log
-        (fsync) only AFTER the store call returned; SIGKILLed after a random 0-3 s. Checks:
+        (fsync) only AFTER the store call returned; SIGKILLed a random 0-3 s after it opened
+        the project (so that a slow interpreter start does not eat the window). Checks:
         integrity ok; every sentence holds its last logged state (or, for the one edit in
         flight at the kill, its new state: committed but not yet logged); undo in a new
         process takes back the newest edit and redo puts it back.
@@ -22,6 +25,10 @@ two     the importer and an editor (busy_timeout 2 s) at once. Checks: both exit
 move    an edit loop is killed, then the project is copied with its -wal (a folder copy), opened
         and closed in place (which folds the -wal into the file), copied alone and moved: every
         logged edit is in each copy.
+train   (not in the default kinds: it loads torch) ``nerstudio train`` on a small labelled
+        project, SIGKILLed after 0-20 s while an editor (busy_timeout 2 s) edits it. Checks:
+        integrity ok, every logged edit present, ``nerstudio runs`` exits 0 with an empty stderr
+        and leaves no run 'running', undo works.
 
 ``--importer together`` imports with ``ProjectStore.import_together()`` (parse without the lock,
 one short copy) instead of the CLI, to compare the editor's busy refusals in ``two`` trials.
@@ -416,6 +423,68 @@ def move_trial(project: Path, work: Path, seed: int, kill_at: float, expected: d
     return trial
 
 
+def new_train_project(path: Path) -> Path:
+    """Sentences 1..300 as in new_project, labelled, in train (4/5) and dev (1/5)."""
+    with ProjectStore.create(path, labels=LABELS) as s:
+        s.import_items([Sentence.from_words([f"Anna{i}", "works", "at", "Acme", "now"],
+                                            spans=[Span(0, 1, "PER"), Span(3, 4, "ORG")],
+                                            split="train" if i % 5 else "dev", status="labelled")
+                        for i in range(EDIT_SENTENCES)], source="seed")
+    return path
+
+
+def train_trial(project: Path, work: Path, seed: int, kill_at: float, expected: dict) -> Trial:
+    """``nerstudio train`` (embedded model, a few steps) SIGKILLed after ``kill_at`` s while an
+    editor (busy_timeout 2 s) edits the same project. Checks: integrity ok; every logged edit
+    present; ``nerstudio runs`` exits 0 with nothing on stderr and marks the killed run
+    interrupted (no run is left 'running'); the next process can undo."""
+    trial = Trial("train")
+    log, stop = work / f"train-{seed}.log", work / f"train-{seed}.stop"
+    log.unlink(missing_ok=True)
+    stop.unlink(missing_ok=True)
+    with ProjectStore(project, read_only=True) as s:
+        runs_before = len(s.runs())
+    editor = start_editor(project, log, seed, 2.0, seconds=600, stop_file=stop)
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "nerstudio", "train", str(project), "--epochs", "1",
+         "--max-steps", "8", "--eval-every", "4", "--seed", str(seed % 1000)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        trainer.wait(timeout=kill_at)
+        killed = False
+    except subprocess.TimeoutExpired:
+        trainer.send_signal(signal.SIGKILL)
+        killed = True
+    _out, tr_err = trainer.communicate()
+    stop.touch()
+    _out, ed_err = editor.communicate(timeout=120)
+    if not killed and trainer.returncode != 0:
+        trial.problems.append(f"train exited {trainer.returncode}: {tr_err.strip()[-300:]}")
+    if editor.returncode != 0 or ed_err.strip():
+        trial.problems.append(f"editor exited {editor.returncode}: {ed_err.strip()[-400:]}")
+    check_file(project, trial)
+    check_edits(project, log, seed, expected, trial, in_flight=False)
+    runs = subprocess.run([sys.executable, "-m", "nerstudio", "runs", str(project), "--json"],
+                          capture_output=True, text=True, env=child_env(), timeout=120)
+    if runs.returncode != 0 or runs.stderr.strip():
+        trial.problems.append(f"runs exited {runs.returncode}: {runs.stderr.strip()[-300:]}")
+    else:
+        statuses = Counter(r["status"] for r in json.loads(runs.stdout))
+        if statuses["running"]:
+            trial.problems.append(f"a killed run is still 'running': {dict(statuses)}")
+        trial.stats.update({f"runs {k}": v for k, v in statuses.items()})
+    with ProjectStore(project, read_only=True) as s:
+        runs_after = s.runs()
+    if len(runs_after) == runs_before:
+        trial.outcome = "killed before the run was recorded"
+    else:
+        trial.outcome = f"run {runs_after[-1]['status']}"
+        with ProjectStore(project, read_only=True) as s:
+            trial.stats["metric rows"] += len(s.run_metrics(runs_after[-1]["id"]))
+    check_undo(project, expected, trial)
+    return trial
+
+
 def _bucket(n: int) -> str:
     return "0" if n == 0 else "1-99" if n < 100 else "100-999" if n < 1000 else "1000+"
 
@@ -425,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--trials", type=int, default=20, help="trials of each kind (default 20)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--kinds", default="import,edit,two,move")
+    p.add_argument("--kinds", default="import,edit,two,move",
+                   help="also: train (slow: loads torch; kills within 0..--train-kill s)")
+    p.add_argument("--train-kill", type=float, default=20.0)
     p.add_argument("--sentences", type=int, default=20000, help="sentences per imported file")
     p.add_argument("--max-kill", type=float, default=3.0, help="kill within 0..this many s")
     p.add_argument("--calibrate", action="store_true",
@@ -440,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     project = new_project(work / "stress.nerproj")
     conll = write_conll(work / "big.conll", a.sentences)
     expected: dict = {}
+    train_project = None
+    train_expected = {sid: [[[0, 1, "PER"], [3, 4, "ORG"]], "labelled"]
+                      for sid in range(1, EDIT_SENTENCES + 1)}
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
     trials: list[Trial] = []
     t0 = time.monotonic()
@@ -464,6 +538,10 @@ def main(argv: list[str] | None = None) -> int:
                                       a.importer)
             elif kind == "move":
                 t = move_trial(project, work, seed, kill_at, expected)
+            elif kind == "train":
+                train_project = train_project or new_train_project(work / "train.nerproj")
+                kill_at = rng.uniform(0, a.train_kill)
+                t = train_trial(train_project, work, seed, kill_at, train_expected)
             else:
                 raise SystemExit(f"unknown kind {kind!r}")
             trials.append(t)

@@ -213,10 +213,12 @@ def _predictor(model: str, project: str | None):
 
 
 def _hub_name(text: str) -> bool:
-    """``owner/name`` (a Hugging Face model id), never a path: ./x, /x, ~/x, a/b/c are folders."""
+    """``owner/name`` (a Hugging Face model id), never a path: ./x, /x, ~/x, a/b/c are folders,
+    and so is owner/name when a folder ``owner`` is here (a typo in a local path)."""
     import re
 
-    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", text) is not None
+    return (re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", text) is not None
+            and not Path(text).parent.exists())
 
 
 _COLOURS = ["\033[1;44m", "\033[1;43m", "\033[1;42m", "\033[1;45m", "\033[1;46m", "\033[1;41m"]

@@ -32,13 +32,14 @@ _CANNOT_OPEN = re.compile(_SONAME + r": cannot open shared object file")
 _QT_NEEDS = re.compile(r"(?:xcb-cursor0 or )?(lib[\w.+-]+) is needed to load the Qt xcb platform")
 
 
-def missing_libraries(text: str) -> list[str]:
+def missing_libraries(text: str, qt_hint: bool = True) -> list[str]:
     """The shared libraries a loader output says are missing, in order, once each: ``ldd``'s
     "libX.so.N => not found", the dynamic loader's "libX.so.N: cannot open shared object file"
     (Python's ImportError, Qt's QT_DEBUG_PLUGINS=1 output), and Qt's own "libxcb-cursor0 is
-    needed to load the Qt xcb platform plugin" (a package name, kept as it is)."""
+    needed to load the Qt xcb platform plugin" (a package name, kept as it is; Qt prints it on
+    any failure of the xcb plugin, a wrong DISPLAY too, so ``qt_hint=False`` ignores it)."""
     found = []
-    for rx in (_NOT_FOUND, _CANNOT_OPEN, _QT_NEEDS):
+    for rx in (_NOT_FOUND, _CANNOT_OPEN) + ((_QT_NEEDS,) if qt_hint else ()):
         found += [m.group(1) for m in rx.finditer(text)]
     return list(dict.fromkeys(found))
 
@@ -92,9 +93,12 @@ _START_QT = ("import sys; from PySide6.QtWidgets import QApplication; "
 def check_qt_platform(timeout: float = 60) -> tuple[bool, str]:
     """(ok, note). With a display (DISPLAY / WAYLAND_DISPLAY) and no QT_QPA_PLATFORM forced, start
     a QApplication in a subprocess as the app would; without one, only ``ldd`` the xcb plugin
-    (the window cannot open there anyway, so a missing library is a note, not a failure)."""
+    (the window cannot open there anyway, so a missing library is a note, not a failure).
+    On macOS and Windows the subprocess start is always tried."""
     forced = os.environ.get("QT_QPA_PLATFORM", "")
     display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not sys.platform.startswith("linux"):
+        display = "native"  # macOS, Windows: there is always one
     plugin = xcb_plugin() if sys.platform.startswith("linux") else None
     missing = ldd_missing(plugin) if plugin is not None else []
     if not display or forced.split(";")[0] in ("offscreen", "minimal", "vnc"):
@@ -109,11 +113,19 @@ def check_qt_platform(timeout: float = 60) -> tuple[bool, str]:
         return False, "starting Qt's platform plugin took over a minute (is the display alive?)"
     if out.returncode == 0:
         return True, f"Qt platform {out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ''}"
-    missing = missing_libraries(out.stderr) or missing
+    missing = missing_libraries(out.stderr, qt_hint=False) or missing
     if missing:
         return False, platform_advice(missing)
-    lines = [l for l in out.stderr.splitlines() if "platform plugin" in l or "display" in l.lower()]
-    return False, (lines or out.stderr.strip().splitlines() or ["Qt could not start"])[-1].strip()
+    lines = out.stderr.splitlines()
+    display = [l for l in lines if "could not connect to display" in l]
+    if display:
+        return False, (f"Qt {display[-1].split(':', 1)[-1].strip()}: check DISPLAY "
+                       f"({os.environ.get('DISPLAY', '')!r}) or run under xvfb-run")
+    missing = missing_libraries(out.stderr)
+    if missing:
+        return False, platform_advice(missing)
+    lines = [l for l in lines if "platform plugin" in l] or lines or ["Qt could not start"]
+    return False, lines[-1].strip()
 
 
 def self_test() -> int:

@@ -492,3 +492,131 @@ def test_highlight_view_never_loads_a_resource(window, tmp_path):
         out.viewport().repaint()  # the layout would load the image itself if it could
         got = out.document().resource(QTextDocument.ImageResource, QUrl(src))
         assert got is None or got.size().width() <= 1  # a blank placeholder, not the file
+
+
+# -- test scores and the train curve (issue #14 items 3 and 4) -------------------------------------
+def test_a_finished_run_is_scored_on_test_and_shown(qtbot, tmp_path, settings, tiny_bert):
+    """After a run finishes, the worker scores it on the labelled test sentences; the Test tab
+    shows each label and the runs list the test F1."""
+    from tests.test_evaluation import make_project
+
+    project = make_project(tmp_path / "p.nerproj", n_train=16)
+    w = open_window(qtbot, project, settings)
+    view = w.train_view
+    click_tab(w, qtbot, view)
+    view.base_model.setCurrentText(str(tiny_bert))
+    view.epochs.setValue(2)
+    view.lr.setValue(5e-3)
+    view.batch.setValue(8)
+    seen = []
+    qtbot.mouseClick(view.train_button, Qt.LeftButton)
+    view.worker.event.connect(lambda e: seen.append(type(e).__name__))
+    with qtbot.waitSignal(view.worker.finished, timeout=180000) as blocker:
+        pass
+    run_id, _event = blocker.args[0]
+    assert seen[-2:] == ["SplitEvaluationStarted", "SplitEvaluated"]
+    stored = w.store.run(run_id)["evaluations"]["test"]
+    assert stored["sentences"] == 4 and set(stored["per_label"]) == {"PER", "ORG", "LOC"}
+    assert view.shown_run == run_id
+    rows = {view.test_table.item(r, 0).text(): [view.test_table.item(r, c).text()
+                                               for c in range(1, 5)]
+            for r in range(view.test_table.rowCount())}
+    assert set(rows) == {"PER", "ORG", "LOC", "all (micro avg)"}
+    assert rows["PER"][3] == "4" and rows["all (micro avg)"][2] == f"{stored['f1']:.3f}"
+    assert f"Run {run_id} on 4 labelled test sentences" in view.test_caption.text()
+    row = next(r for r in range(view.runs.rowCount()) if view.runs.item(r, 0).text() == str(run_id))
+    assert view.runs.horizontalHeaderItem(7).text() == "test F1"
+    assert view.runs.item(row, 7).text() == f"{stored['f1']:.4f}"
+
+
+def test_evaluate_on_test_button_scores_a_past_run(qtbot, tmp_path, settings, trained, said):
+    from tests.test_evaluation import make_project
+
+    project = make_project(tmp_path / "p.nerproj", n_train=4)
+    w = open_window(qtbot, project, settings)
+    view = w.train_view
+    click_tab(w, qtbot, view)
+    run_id = fake_run(w.store, copy_from=trained)
+    runs_changed(w)
+    click_run(view, qtbot, run_id)
+    assert view.test_table.rowCount() == 0 and "not been scored" in view.test_caption.text()
+    qtbot.mouseClick(view.run_evaluate_button, Qt.LeftButton)
+    worker = view.eval_worker
+    assert worker is not None and not view.run_evaluate_button.isEnabled()
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        pass
+    assert not said and view.eval_worker is None and view.run_evaluate_button.isEnabled()
+    assert w.store.run(run_id)["evaluations"]["test"]["sentences"] == 4
+    assert view.tables.currentWidget() is view.test_tab and view.shown_run == run_id
+    labels = [view.test_table.item(r, 0).text() for r in range(view.test_table.rowCount())]
+    assert labels == ["LOC", "ORG", "PER", "all (micro avg)"]
+    row = next(r for r in range(view.runs.rowCount()) if view.runs.item(r, 0).text() == str(run_id))
+    assert view.runs.item(row, 7).text() != ""
+
+    failed = fake_run(w.store, status="failed", model=False)  # no model: refused with a reason
+    runs_changed(w)
+    click_run(view, qtbot, failed)
+    qtbot.mouseClick(view.run_evaluate_button, Qt.LeftButton)
+    assert view.eval_worker is None and "did not finish" in said[-1][2]
+
+
+def test_evaluate_on_test_without_test_sentences_says_so(window, qtbot, trained, said):
+    view = window.train_view
+    click_tab(window, qtbot, view)
+    run_id = fake_run(window.store, copy_from=trained)
+    runs_changed(window)
+    click_run(view, qtbot, run_id)
+    qtbot.mouseClick(view.run_evaluate_button, Qt.LeftButton)
+    assert view.eval_worker is None and "no labelled sentence" in said[-1][2]
+
+
+def test_will_more_data_help_charts_four_points(qtbot, tmp_path, settings, tiny_bert):
+    from tests.test_evaluation import make_project
+
+    project = make_project(tmp_path / "p.nerproj", n_train=16)
+    w = open_window(qtbot, project, settings)
+    view = w.train_view
+    click_tab(w, qtbot, view)
+    view.base_model.setCurrentText(str(tiny_bert))
+    view.epochs.setValue(2)
+    view.lr.setValue(5e-3)
+    view.batch.setValue(8)
+    before = project.read_bytes()
+    qtbot.mouseClick(view.curve_button, Qt.LeftButton)
+    worker = view.curve_worker
+    assert worker is not None and not view.train_button.isEnabled()
+    assert view.cancel_button.isEnabled() and view.tables.currentWidget() is view.curve_tab
+    with qtbot.waitSignal(worker.finished, timeout=180000) as blocker:
+        pass
+    points = blocker.args[0]
+    xs, ys = view.curve_line.getData()
+    assert list(xs) == [25, 50, 75, 100] and list(ys) == pytest.approx([p["dev_f1"] for p in points])
+    assert [p["n_train"] for p in points] == [4, 8, 12, 16]
+    assert view.curve_verdict.text().startswith(("F1 still rising at 100 %", "flat"))
+    assert view.train_button.isEnabled() and view.curve_button.isEnabled()
+    assert w.store.runs() == [] and view.runs.rowCount() == 0  # nothing recorded
+    assert project.read_bytes() == before and not runs_dir(project).exists()
+
+
+def test_will_more_data_help_can_be_cancelled(qtbot, tmp_path, settings, tiny_bert):
+    from tests.test_evaluation import make_project
+
+    project = make_project(tmp_path / "p.nerproj", n_train=16)
+    w = open_window(qtbot, project, settings)
+    view = w.train_view
+    click_tab(w, qtbot, view)
+    view.base_model.setCurrentText(str(tiny_bert))
+    view.epochs.setValue(30)
+    view.lr.setValue(5e-3)
+    view.batch.setValue(4)
+    qtbot.mouseClick(view.curve_button, Qt.LeftButton)
+    worker = view.curve_worker
+    steps = []
+    worker.event.connect(lambda e: steps.append(e) if type(e).__name__ == "Step" else None)
+    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60000)
+    qtbot.mouseClick(view.cancel_button, Qt.LeftButton)
+    with qtbot.waitSignal(worker.finished, timeout=60000) as blocker:
+        pass
+    assert len(blocker.args[0]) < 4 and view.curve_worker is None
+    assert view.curve_verdict.text().startswith("Stopped after")
+    assert view.train_button.isEnabled() and w.store.runs() == []

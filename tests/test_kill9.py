@@ -97,3 +97,47 @@ def test_project_copied_or_moved_after_a_kill_keeps_every_edit(project, tmp_path
     trial = stress.move_trial(project, tmp_path, 21, 0.05, {}, after_edits=50)
     assert trial.problems == []
     assert not Path(str(project) + "-wal").exists() or not Path(str(project) + "-wal").stat().st_size
+
+
+CREATE_CHILD = """
+import sys, time
+from nerstudio.core import store as m
+project, moment = sys.argv[1:]
+apply, migrate = m.migrations.apply, m.ProjectStore._migrate
+def stop(where):
+    print(where, flush=True)
+    time.sleep(120)
+def slow_apply(db):
+    if moment == "migrating":  # inside the migration's transaction
+        stop(moment)
+    apply(db)
+def slow_migrate(self):
+    migrate(self)
+    if moment == "migrated":  # the schema committed, the name and labels not yet
+        stop(moment)
+m.migrations.apply = slow_apply
+m.ProjectStore._migrate = slow_migrate
+m.ProjectStore.create(project, labels=["PER"])
+"""
+
+
+@pytest.mark.parametrize("moment", ["migrating", "migrated"])
+def test_create_killed_leaves_no_half_made_project(tmp_path, moment):
+    """A kill -9 while a project is created (``nerstudio init``, New project) leaves nothing under
+    its name: creating it again works, instead of 'already exists' for a file nerstudio then
+    refuses to open."""
+    project = tmp_path / "new.nerproj"
+    proc = subprocess.Popen([sys.executable, "-c", CREATE_CHILD, str(project), moment],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=stress.child_env())
+    assert proc.stdout.readline().strip() == moment, proc.stderr.read()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert not project.exists()
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert all(name.startswith(".new.nerproj.creating-") for name in leftovers), leftovers
+    with ProjectStore.create(project, labels=["PER", "ORG"]) as s:
+        assert s.label_set().names == ["PER", "ORG"] and s.meta("name") == "new"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "new.nerproj"]
+    assert stress.integrity(project) == "ok"

@@ -93,7 +93,8 @@ def test_old_rows_fall_back_to_the_projects_own_runs_folder(tmp_path, stored):
 
 
 def test_missing_model_paths_are_no_such_model_folder(tmp_path):
-    for model in ("/nonexistent", "./nope", "runs/x/model"):
+    (tmp_path / "runs").mkdir()
+    for model in ("/nonexistent", "./nope", "runs/x/model", "runs/model"):
         assert "no such model folder" in one_line(cli("predict", "--model", model, "x", cwd=tmp_path))
 
 
@@ -111,12 +112,12 @@ def complete_checkpoints(run_dir: Path):
 
 
 def test_killed_run_is_interrupted_and_resumes_from_a_complete_checkpoint(tiny_bert, tmp_path):
-    # 120 sentences, batch 4: 30 steps, one epoch; a dev set that contradicts train (F1 ~0)
+    # 300 sentences, batch 4: 75 steps, one epoch; a dev set that contradicts train (F1 ~0)
     wrong = [r.replace("PER", "TMP").replace("LOC", "PER").replace("TMP", "LOC") for r in ROWS]
-    proj = make_project(tmp_path, n_train=40, dev=wrong)
+    proj = make_project(tmp_path, n_train=100, dev=wrong)
     run_dir = tmp_path / "p.nerproj.runs" / "run-1"
     proc = cli("train", proj, *train_args(tiny_bert, "--epochs", "1", "--batch-size", "4",
-                                          "--checkpoint-minutes", "0.004"), wait=False)
+                                          "--checkpoint-minutes", "0.002"), wait=False)
     try:
         deadline, step = time.time() + 300, None
         while time.time() < deadline and proc.poll() is None:
@@ -132,7 +133,7 @@ def test_killed_run_is_interrupted_and_resumes_from_a_complete_checkpoint(tiny_b
     finally:
         proc.kill()
         proc.wait()
-    assert 0 < step < 30  # a timed checkpoint: the epoch (30 steps) never ended
+    assert 0 < step < 75  # a timed checkpoint: the epoch (75 steps) never ended
     assert db_rows(proj, "SELECT status FROM runs")[0][0] == "running"
 
     listed = json.loads(cli("runs", proj, "--json").stdout)
@@ -148,7 +149,7 @@ def test_killed_run_is_interrupted_and_resumes_from_a_complete_checkpoint(tiny_b
     out = cli("train", proj, "--resume", "1", "--checkpoint-minutes", "0")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout[out.stdout.index("{\n"):])
-    assert result["event"] == "finished" and result["steps"] == 30
+    assert result["event"] == "finished" and result["steps"] == 75
     assert not half.exists()
     status, best = db_rows(proj, "SELECT status, best_f1 FROM runs")[0]
     assert status == "finished" and best == pytest.approx(0.999)
@@ -157,7 +158,7 @@ def test_killed_run_is_interrupted_and_resumes_from_a_complete_checkpoint(tiny_b
     assert dupes == []
     steps = [r[0] for r in db_rows(proj, "SELECT step FROM run_metrics WHERE kind = 'train' "
                                    "ORDER BY step")]
-    assert steps[-1] == 30 and len(steps) == len(set(steps))
+    assert steps[-1] == 75 and len(steps) == len(set(steps))
 
 
 def test_reconcile_leaves_live_and_foreign_runs_alone(tmp_path):

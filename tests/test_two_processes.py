@@ -130,3 +130,24 @@ def _one_sentence(tmp_path):
     path = tmp_path / "one.conll"
     path.write_text("Anna B-PER\nsings O\n\n", encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize("importer", ["together", "cli"])
+def test_two_imports_at_once_both_land_whole(project, tmp_path, conll, importer):
+    """Two processes import at once: both land whole, each file's sentences under its own
+    documents (ids are taken inside the copy's transaction, never computed before it)."""
+    small = stress.write_conll(tmp_path / "small.conll", N // 2, doc_every=700)
+    before = stress.sentence_count(project)
+    procs = [stress.start_import(project, f, importer) for f in (conll, small)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and not err.strip(), err
+    assert stress.integrity(project) == "ok"
+    with ProjectStore(project, read_only=True) as s:
+        assert s.count() == before + N + N // 2
+        per_source = dict(s._q("SELECT d.source, count(*) FROM sentences x JOIN documents d "
+                               "ON d.id = x.document_id GROUP BY d.source"))
+        assert per_source[str(conll)] == N and per_source[str(small)] == N // 2
+        assert s._q("SELECT count(*) FROM documents WHERE source = ?", [str(small)]) == [
+            ((N // 2 + 699) // 700,)]
+        assert s.label_set().names.count("MISC") == 1

@@ -1,11 +1,18 @@
 """Screenshots of the app on the demo project, for the README and for looking at.
 
 Usage: xvfb-run -a -s "-screen 0 1400x900x24" python tools/screenshot.py [OUT_DIR] [--model DIR]
+                                                                       [--set getting-started]
 (also works with QT_QPA_PLATFORM=offscreen). Qt's xcb plugin under xvfb-run needs Debian's xvfb
-libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0. Writes main-window.png, main-window-dark.png,
-label-manager.png, shortcut-sheet.png, long-sentence.png, train-view.png (the embedded model training on the demo
-project, mid-run) and, with --model (a
-trained model folder, e.g. one trained on CoNLL-2003), playground.png.
+and the libraries the README lists under "Linux: the libraries Qt needs" (`nerstudio --self-test`
+names a missing one). Writes main-window.png, main-window-dark.png, label-manager.png,
+shortcut-sheet.png, long-sentence.png, train-view.png (the embedded model training on the demo
+project, mid-run) and, with --model (a trained model folder, e.g. one trained on CoNLL-2003),
+playground.png.
+
+``--set getting-started`` writes only docs/GETTING_STARTED.md's pictures, small:
+getting-started-welcome.png (the empty window), getting-started-demo-offer.png (the first-start
+question, the real dialog), getting-started-label.png (a sentence being labelled with clicks) and
+getting-started-label-manager.png. Paths shown in them use a neutral /home/you.
 """
 import sys
 import tempfile
@@ -28,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--model")
+    ap.add_argument("--set", choices=("all", "getting-started"), default="all")
     a = ap.parse_args()
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -36,6 +44,10 @@ def main():
     app.setStyle("Fusion")
     project = create_demo_project(work / "demo.nerproj")
     settings = QSettings(str(work / "s.ini"), QSettings.IniFormat)
+    if a.set == "getting-started":
+        shoot_getting_started(app, work, settings, out)
+        print(f"wrote getting-started screenshots to {out}")
+        return
 
     def shoot(name):
         window = create_window(str(project), settings=settings, offer_demo=False)
@@ -68,6 +80,89 @@ def main():
 def _settle(app, n=20):
     for _ in range(n):
         app.processEvents()
+
+
+def _save_small(widget, path, width=None):
+    """A PNG of ``widget``, scaled down to ``width`` pixels when wider (docs stay < 200 KB)."""
+    from PySide6.QtCore import Qt
+
+    image = widget.grab().toImage()
+    if width and image.width() > width:
+        image = image.scaledToWidth(width, Qt.SmoothTransformation)
+    image.save(str(path), "PNG", 9)
+
+
+def shoot_getting_started(app, work, settings, out):
+    """The pictures of docs/GETTING_STARTED.md, on a demo project in a neutral home folder."""
+    import os
+
+    from PySide6.QtCore import QPoint, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from nerstudio.ui.app import create_window, demo_path
+    from nerstudio.ui.label_manager import LabelManager
+
+    # the offer and the welcome page show the demo's path: make it the one a reader would see
+    # (nothing is written there: the offer is answered No, the demo then made under work/)
+    os.environ["XDG_DATA_HOME"] = "/home/you/.local/share"
+    grabbed = {}
+
+    def grab_offer():
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            _settle(app)
+            grabbed["offer"] = True
+            _save_small(box, out / "getting-started-demo-offer.png")
+            box.done(QMessageBox.No)
+        else:
+            QTimer.singleShot(100, grab_offer)
+
+    QTimer.singleShot(300, grab_offer)
+    window = create_window(None, settings=settings, offer_demo=True)  # asks, as on first start
+    assert grabbed.get("offer"), "the demo offer was not shown"
+    window.resize(900, 420)
+    window.show()
+    _settle(app)
+    _save_small(window, out / "getting-started-welcome.png", 900)
+    window.close()
+
+    os.environ["XDG_DATA_HOME"] = str(work / "data")
+    window = create_window(None, settings=settings, offer_demo=False)
+    window.open_demo()
+    window.resize(1200, 640)
+    window.show()
+    _settle(app)
+    store = window.store
+    sid = next(r.id for r in store.sentence_rows(0, 100)
+               if store.sentence(r.id).words[:2] == ["Hannah", "Schultz"])
+    window.table.selectRow(window.model.row_of(sid))
+    _settle(app)
+    editor = window.editor
+
+    def click(i, modifier=Qt.NoModifier):
+        QTest.mouseClick(editor, Qt.LeftButton, modifier, editor.token_rect(i).center())
+        _settle(app, 5)
+
+    window.pick_label(0)                      # 1: PER
+    click(0)
+    click(1, Qt.ShiftModifier)                # Hannah Schultz
+    window.pick_label(2)                      # 3: LOC
+    click(5)                                  # Leipzig
+    QTest.mouseMove(editor, editor.token_rect(5).center() + QPoint(0, 2))
+    QTest.qWait(300)  # the status bar's counts are debounced (150 ms)
+    _settle(app)
+    _save_small(window, out / "getting-started-label.png", 1000)
+
+    dialog = LabelManager(window.session, window)
+    dialog.resize(400, 250)
+    dialog.show()
+    dialog.list.setCurrentRow(2)
+    _settle(app)
+    _save_small(dialog, out / "getting-started-label-manager.png")
+    dialog.close()
+    window.close()
+    assert str(demo_path()).startswith(str(work))
 
 
 def shoot_label_manager(app, project, settings, out):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def md(text) -> str:
     """Plain text made safe inside Markdown (tables, emphasis, HTML): one line, syntax escaped."""
     text = " ".join(str(text).split())
     return re.sub(r"([\\`*_\[\]{}<>|#!~])", r"\\\1", text)
+
+
+def _public(value):
+    """A local path shown by its last part only ("./my-base"): a card is made to be shared, and a
+    path names the user's home folder. Applied to every string in the config, recursively."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_public(v) for v in value]
+    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")
+                                   or re.match(r"^[A-Za-z]:[\\/]", value)):
+        return "./" + (Path(value.replace("\\", "/")).name or "")
+    return value
 
 
 def _metrics(metrics: dict | None) -> dict:
@@ -127,6 +141,9 @@ def write_model_card(model_dir, *, base_model: str | None, labels, data_sizes: d
     (precision / recall / f1 / accuracy, optionally ``per_label``: label -> {precision, recall,
     f1, support}); ``config``: the training configuration (``TrainConfig.to_dict()``)."""
     model_dir = Path(model_dir)
+    config = _public(config)
+    if base_model not in (None, "", "embedded") and not is_hub_name(base_model):
+        base_model = "./" + Path(str(base_model).replace("\\", "/")).name  # a local folder
     dev, test = _metrics(dev_metrics), _metrics(test_metrics)
     types = list(dict.fromkeys(l[2:] if l[:2] in ("B-", "I-") else l
                                for l in labels if l != "O"))
@@ -170,4 +187,26 @@ def write_model_card(model_dir, *, base_model: str | None, labels, data_sizes: d
               "model was trained.", ""]
     path = model_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
+    inputs = {"base_model": base_model, "labels": list(labels), "data_sizes": data_sizes,
+              "dev_metrics": dev_metrics, "test_metrics": test_metrics, "config": config,
+              "name": name, "dataset_name": dataset_name}
+    (model_dir / CARD_INPUTS).write_text(json.dumps(inputs, indent=1, default=str),
+                                         encoding="utf-8")
     return path
+
+
+CARD_INPUTS = "model_card.json"   # what the card was written from, to rewrite it with more
+
+
+def add_test_scores(model_dir, test_metrics: dict, test_size: int | None = None) -> Path | None:
+    """Rewrite the card of ``model_dir`` with the test scores measured after the run (and the
+    test split's size); None when the folder has no card written by :func:`write_model_card`."""
+    model_dir = Path(model_dir)
+    try:
+        inputs = json.loads((model_dir / CARD_INPUTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    inputs["test_metrics"] = test_metrics
+    if test_size is not None:
+        inputs["data_sizes"] = {**(inputs.get("data_sizes") or {}), "test": test_size}
+    return write_model_card(model_dir, **inputs)

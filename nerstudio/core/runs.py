@@ -115,17 +115,11 @@ def _claim_resume(store: ProjectStore, run_id: int) -> tuple[int, Path, TrainCon
             raise StoreError(f"run {run_id}: no such run folder {out}")
         checkpoint = last_checkpoint(out)
         if checkpoint is not None:
-            _drop_metrics_after(store, run_id, checkpoint_step(checkpoint))
+            store.delete_run_metrics(run_id, after_step=checkpoint_step(checkpoint))
         _write_owner(out)
         store.update_run(run_id, status="running", error=None,
                          output_dir=_stored_folder(store.path, out))
     return run_id, out, TrainConfig.from_dict(run["config"])
-
-
-def _drop_metrics_after(store: ProjectStore, run_id: int, step: int) -> None:
-    # TODO(store): ProjectStore.delete_run_metrics(run_id, after_step) once the store has it.
-    with store.transaction():
-        store.db.execute("DELETE FROM run_metrics WHERE run_id = ? AND step > ?", (run_id, step))
 
 
 # -- who runs a run ------------------------------------------------------------------------------

@@ -168,3 +168,11 @@ def m003_integrity(db: Database) -> None:
     db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('labels', ?)", (highest,))
     if db.execute("PRAGMA foreign_key_check(spans)").fetchone() is not None:
         raise RuntimeError("m003: spans reference a missing label")
+
+
+@migrations()
+def m004_run_evaluations(db: Database) -> None:
+    """A run's scores on a held-out split (issue #14): JSON ``{split: metrics}``, where metrics
+    is :func:`nerstudio.core.training.data.entity_metrics`'s dict plus when and on how many
+    sentences it was measured. NULL until the run is first evaluated."""
+    db.execute("ALTER TABLE runs ADD COLUMN evaluations TEXT")

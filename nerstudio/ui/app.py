@@ -21,10 +21,30 @@ def app_icon() -> QIcon:
 
 
 def data_dir() -> Path:
-    path = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or
-                Path.home() / ".local" / "share" / "nerstudio")
+    """nerstudio's folder in the platform's application-data location: ~/.local/share/nerstudio
+    on Linux (or $XDG_DATA_HOME/nerstudio), ~/Library/Application Support/nerstudio on macOS,
+    %LOCALAPPDATA%/nerstudio on Windows. Qt's AppDataLocation appends organisation *and*
+    application name (nerstudio/nerstudio), so the generic location plus one "nerstudio" is used."""
+    path = data_location()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_location() -> Path:
+    """:func:`data_dir` without creating it."""
+    base = QStandardPaths.writableLocation(QStandardPaths.GenericDataLocation)
+    return Path(base) / "nerstudio" if base else Path.home() / ".local" / "share" / "nerstudio"
+
+
+def demo_path() -> Path:
+    """Where the demo project lives (created on first use)."""
+    return data_dir() / "demo.nerproj"
+
+
+def offer_demo_text(path: Path) -> str:
+    return ("Open the demo project? It has 40 sentences with PER, ORG, LOC and MISC, half of them "
+            "labelled, so you can click and train at once.\n\n"
+            f"It is a project file like any other, kept at\n{path}")
 
 
 def create_window(project: str | None = None, settings: QSettings | None = None,
@@ -36,14 +56,17 @@ def create_window(project: str | None = None, settings: QSettings | None = None,
     elif recent:
         window.open_project(recent[0])
     elif offer_demo and QMessageBox.question(
-            window, "Welcome to nerstudio",
-            "Open the demo project? It has a few dozen sentences with PER, ORG, LOC and MISC, "
-            "half of them labelled, so you can click and train at once.") == QMessageBox.Yes:
+            window, "Welcome to nerstudio", offer_demo_text(demo_path())) == QMessageBox.Yes:
         window.open_demo()
     return window
 
 
-def run_app(project: str | None = None) -> int:
+def run_app(project: str | None = None, verbose: bool = False) -> int:
+    """The GUI. ``verbose``: let the Hugging Face libraries print their progress bars and
+    warnings (``nerstudio --verbose``); by default they are quiet."""
+    from ..core.quiet import quiet_libraries
+
+    quiet_libraries(verbose)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("nerstudio")
     app.setOrganizationName("nerstudio")

@@ -16,7 +16,9 @@ Every string is drawn with ``QPainter.drawText`` as plain text (label names are 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import html
 import operator
 import sys
@@ -97,6 +99,19 @@ def reflow_lines(widths, width: int, xs: list[int], starts: list[int], lo: int, 
         x += w + spacing
     xs[k:] = segment
     return xs, new_starts
+
+
+def _changed_lines(old: list[int], new: list[int], lo: int, hi: int) -> tuple[int, int] | None:
+    """Lines [first, last] to repaint after tokens lo..hi changed and the line starts went from
+    ``old`` to ``new``: those holding lo..hi, and any whose first token moved. None when the
+    number of lines changed (everything below moves)."""
+    if len(old) != len(new):
+        return None
+    first, last = bisect_right(new, lo) - 1, bisect_right(new, hi) - 1
+    if old != new:
+        moved = [k for k in range(len(new)) if old[k] != new[k]]
+        first, last = min(first, moved[0] - 1), max(last, moved[-1])
+    return max(first, 0), last
 
 
 def flow_height(n_lines: int, line_height: int, margin: int = MARGIN,
@@ -219,6 +234,7 @@ class TokenEditor(QWidget):
         self._looks: dict[int, Look] = {}
         self._looks_spans: frozenset | None = None  # the spans ``_looks`` shows (None: rebuild)
         self._looks_suggestions: list = []
+        self._repaint_all = True  # the next restyle repaints everything (a new sentence, colours)
         self._base_widths: list[int] = []  # chips without label tags, per sentence
         self._widths: list[int] = []
         self._xs: list[int] = []
@@ -245,10 +261,13 @@ class TokenEditor(QWidget):
         """Show ``sentence``. Re-showing the same sentence after an edit keeps the hover, the
         shift-click anchor and the text widths; only the spans' looks are recomputed."""
         same = (sentence is not None and self.sentence is not None
-                and sentence.id == self.sentence.id and sentence.tokens == self._tokens)
+                and sentence.id == self.sentence.id
+                and (sentence.tokens is self._tokens or sentence.tokens == self._tokens))
         self.sentence = sentence
         self.suggestions = list(suggestions)
+        self._repaint_all = not same
         if colours is not None:
+            self._repaint_all |= colours != self._colours
             self._colours = dict(colours)
         self._anchor = self._pressed = self._drag_to = None
         if not same:
@@ -264,9 +283,12 @@ class TokenEditor(QWidget):
         """Recompute which tokens are labelled or suggested, their widths, and the layout when a
         width changed (a label tag appeared, went or was renamed); then repaint. After an edit of
         the shown sentence only the spans that changed are visited, and the flow is redone from
-        the first changed line only: a click on a 50,000-token sentence stays cheap."""
+        the first changed line only, and only the lines that changed are repainted: a click on
+        a 50,000-token sentence stays cheap."""
         spans = self.sentence.spans if self.sentence is not None else []
         touched = self._update_looks(spans, self.suggestions if self.sentence is not None else [])
+        if self._repaint_all:
+            touched, self._repaint_all = None, False
         if touched is None or len(self._widths) != len(self._base_widths):
             widths = self._all_widths()
             if widths == self._widths:
@@ -276,12 +298,15 @@ class TokenEditor(QWidget):
         else:
             changed = [i for i in touched if self._set_width(i)]
             if not changed:
-                self.update()
+                if touched:
+                    self._update_tokens(min(touched), max(touched))
                 return
         if changed and self._layout_width == max(self.width(), 200):
+            old = self._starts
             self._xs, self._starts = reflow_lines(self._widths, self._layout_width, self._xs,
                                                   self._starts, min(changed), max(changed))
-            self._after_flow()
+            self._after_flow(_changed_lines(old, self._starts, min(touched), max(touched))
+                             if touched else None)
         else:
             self.relayout()
 
@@ -344,12 +369,18 @@ class TokenEditor(QWidget):
         self._tops = []  # the line height may have changed too (a new font)
         self._after_flow()
 
-    def _after_flow(self) -> None:
-        """Line tops for the hit tests and painting, the height for the scroll area, a repaint."""
+    def _after_flow(self, lines: tuple[int, int] | None = None) -> None:
+        """Line tops for the hit tests and painting, the height for the scroll area, a repaint
+        (of ``lines`` [first, last] only, when given and the number of lines is unchanged)."""
         if len(self._tops) != len(self._starts):
             step = self._metrics.line_height + SPACING
             self._tops = [MARGIN + k * step for k in range(len(self._starts))]
             self.setMinimumHeight(flow_height(len(self._starts), self._metrics.line_height))
+        elif lines is not None:
+            top = self._tops[lines[0]]
+            bottom = self._tops[lines[1]] + self._metrics.line_height
+            self.update(QRect(0, top, self.width(), bottom - top))
+            return
         self.update()
 
     def resizeEvent(self, event):
@@ -635,17 +666,35 @@ class TokenEditor(QWidget):
             if self.active_label and self.active_label != hit.label:
                 spans.append(Span(hit.start, hit.end, self.active_label))
         elif single_click and hit is None and self._suggestion_at(start) is not None:
-            self.suggestion_accepted.emit(self._suggestion_at(start))
+            with collector_paused():
+                self.suggestion_accepted.emit(self._suggestion_at(start))
             return
         else:
             if not self.active_label:
                 return
             spans = [sp for sp in spans if sp.end <= start or sp.start >= end]
             spans.append(Span(start, end, self.active_label))
-        self.edited.emit(sorted(spans, key=_span_order))
+        with collector_paused():
+            self.edited.emit(sorted(spans, key=_span_order))
 
     def _suggestion_at(self, i: int):
         return next((sp for sp, _ in self.suggestions if sp.start <= i < sp.end), None)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Run an edit (the store's write and the re-show) with the cyclic garbage collector off.
+    Why: writing a 50,000-token sentence's 5,000 spans allocates tens of thousands of short-lived
+    lists and tuples; with the collector on they were promoted while still alive and set off a
+    full collection (over the whole heap: 100s of ms) every click or two. They all die by
+    reference counting when the edit returns, so nothing is left for the collector to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def tooltip_html(text: str) -> str:

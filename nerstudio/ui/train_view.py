@@ -9,6 +9,12 @@ follows). Selecting a past run in the runs list shows what was recorded for it i
 file: its loss and F1 curves, per-label scores, confusion matrix and settings, also after a
 restart. The list follows the session's ``runs_changed``. Every string that comes from the
 project or a model (run and model names, error reasons) is shown as plain text.
+
+Test scores (issue #14 item 4): when a run finishes and the project has labelled test sentences,
+the same worker scores the saved model on them (core/evaluation.py) before it ends; "Evaluate on
+test" does it for a past run. The "Test" tab shows them per label for the selected run, the runs
+list its test F1. "Will more data help?" trains on growing shares of the train split in a worker
+(core/curve.py, nothing recorded in the project) and plots dev F1 per share with a verdict.
 """
 from __future__ import annotations
 
@@ -27,7 +33,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import runs as runs_module
+from ..core.curve import DEFAULT_FRACTIONS, CurvePoint, CurveStarted, train_curve, verdict
 from ..core.errors import NerStudioError
+from ..core.evaluation import (SplitEvaluated, SplitEvaluationStarted, evaluate_run,
+                               labelled_count)
 from ..core.heap import freeze_heap
 from ..core.runs import LABELLED, model_dir, runs_dir, train_project
 from ..core.session import ProjectSession
@@ -52,10 +61,43 @@ TOOLTIPS = {
 }
 
 
+def _gui_threads() -> int:
+    return max(1, (os.cpu_count() or 1) - 1)  # one core kept for the app
+
+
 def run_training(project, config, resume_run=None, *, progress, should_stop, emit):
-    """Worker function: the project's training run, events forwarded to the GUI."""
+    """Worker function: the project's training run, events forwarded to the GUI; a finished
+    run is then scored on the test split when the project has labelled test sentences (a
+    failure there is reported as a line of text, the run stays finished)."""
     import_ml(training=True)
-    return train_project(project, config, emit, should_stop, resume_run=resume_run)
+    run_id, event = train_project(project, config, emit, should_stop, resume_run=resume_run)
+    if isinstance(event, Finished) and not should_stop():
+        try:
+            from ..core.store import ProjectStore
+
+            with ProjectStore(project, read_only=True) as store:
+                n_test = labelled_count(store, "test")
+            if n_test:
+                emit(SplitEvaluationStarted(run_id, "test", n_test))
+                metrics = evaluate_run(project, run_id, "test", should_stop=should_stop,
+                                       threads=_gui_threads())
+                emit(SplitEvaluated(run_id, "test", metrics))
+        except Exception as exc:  # noqa: BLE001 - the run itself succeeded
+            emit(f"Run {run_id} finished, but scoring it on the test split failed: {exc}")
+    return run_id, event
+
+
+def run_evaluation(project, run_id, split="test", *, progress, should_stop, emit):
+    """Worker function: score a past run on a split (stored with the run)."""
+    import_ml(training=True)
+    return run_id, evaluate_run(project, run_id, split, progress, should_stop,
+                                threads=_gui_threads())
+
+
+def run_curve(project, config, fractions=DEFAULT_FRACTIONS, *, progress, should_stop, emit):
+    """Worker function: the train curve (nothing recorded in the project)."""
+    import_ml(training=True)
+    return train_curve(project, fractions, config, emit, should_stop)
 
 
 def describe_model(name: str) -> str:
@@ -140,6 +182,11 @@ class TrainView(QWidget):
         super().__init__()
         self.window = window
         self.worker: Worker | None = None
+        self.eval_worker: Worker | None = None    # "Evaluate on test" of a past run
+        self.curve_worker: Worker | None = None   # "Will more data help?"
+        self.curve_points: list[dict] = []
+        self.curve_fractions: list[float] = list(DEFAULT_FRACTIONS)
+        self._curve_at: CurveStarted | None = None
         self.run_id: int | None = None
         self.shown_run: int | None = None   # the past run on the charts (None: live or none)
         self.loss_x, self.loss_y, self.dev_loss, self.evals = [], [], [], []
@@ -165,6 +212,10 @@ class TrainView(QWidget):
             self.shown_run = None
             self.showing.setText("Select a run in the runs list to see its charts, or train one.")
             self.progress_text.setText("Idle")
+        if self.curve_worker is None:  # the last project's curve does not stay on show
+            self.curve_points = []
+            self.curve_line.setData([], [])
+            self.curve_verdict.setText("")
         self.refresh_runs()
         if session is not None and self.worker is None:
             self._show_latest()
@@ -286,6 +337,12 @@ class TrainView(QWidget):
         self.cancel_button.clicked.connect(lambda _=False: self.cancel())
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
+        self.curve_button = QPushButton("Will more data help?")
+        self.curve_button.setToolTip(
+            "train on 25, 50, 75 and 100 % of the labelled train sentences with these settings "
+            "and chart dev F1 for each: still rising at 100 % means labelling more will likely "
+            "help. Nothing is recorded in the project; Cancel stops it.")
+        self.curve_button.clicked.connect(lambda _=False: self.start_curve())
         self.progress = QProgressBar()
         self.progress_text = QLabel("Idle")
         self.progress_text.setTextFormat(Qt.PlainText)
@@ -294,6 +351,7 @@ class TrainView(QWidget):
         sv = QVBoxLayout(settings)
         sv.addLayout(form)
         sv.addLayout(buttons)
+        sv.addWidget(self.curve_button)
         sv.addWidget(self.progress)
         sv.addWidget(self.progress_text)
         sv.addStretch()
@@ -321,10 +379,41 @@ class TrainView(QWidget):
         self.run_settings.horizontalHeader().setStretchLastSection(True)
         self.run_settings.verticalHeader().hide()
         self.run_settings.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.test_table = QTableWidget(0, 5)
+        self.test_table.setHorizontalHeaderLabels(["label", "precision", "recall", "F1", "support"])
+        self.test_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.test_table.verticalHeader().hide()
+        self.test_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.test_caption = QLabel()
+        self.test_caption.setTextFormat(Qt.PlainText)
+        self.test_caption.setWordWrap(True)
+        self.test_tab = QWidget()
+        tv = QVBoxLayout(self.test_tab)
+        tv.setContentsMargins(2, 2, 2, 2)
+        tv.addWidget(self.test_caption)
+        tv.addWidget(self.test_table, 1)
+        self.curve_plot = _plot("Dev F1 by share of the train split", "dev F1")
+        self.curve_plot.getPlotItem().setLabel("bottom", "% of the labelled train sentences")
+        self.curve_plot.setYRange(0, 1)
+        self.curve_plot.setXRange(0, 100)
+        self.curve_line = self.curve_plot.plot([], [], pen=pg.mkPen("#2a9d55", width=2),
+                                               symbol="o", name="dev F1")
+        self.curve_verdict = QLabel("Will more data help? Click the button under Train: it "
+                                    "trains on growing shares of the train split and shows "
+                                    "whether dev F1 is still rising.")
+        self.curve_verdict.setTextFormat(Qt.PlainText)
+        self.curve_verdict.setWordWrap(True)
+        self.curve_tab = QWidget()
+        cv = QVBoxLayout(self.curve_tab)
+        cv.setContentsMargins(2, 2, 2, 2)
+        cv.addWidget(self.curve_plot, 1)
+        cv.addWidget(self.curve_verdict)
         self.tables = QTabWidget()
         self.tables.addTab(self.per_label, "Per label")
+        self.tables.addTab(self.test_tab, "Test")
         self.tables.addTab(self.confusion, "Confusion (gold rows, predicted columns)")
         self.tables.addTab(self.run_settings, "Settings")
+        self.tables.addTab(self.curve_tab, "More data?")
         self.tables.setMinimumHeight(190)  # header and 4+ label rows without scrolling
         self.showing = QLabel("Select a run in the runs list to see its charts, or train one.")
         self.showing.setTextFormat(Qt.PlainText)
@@ -337,9 +426,9 @@ class TrainView(QWidget):
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
 
-        self.runs = QTableWidget(0, 7)
+        self.runs = QTableWidget(0, 8)
         self.runs.setHorizontalHeaderLabels(["run", "base model", "started", "duration", "best dev F1",
-                                             "status", "active"])
+                                             "status", "active", "test F1"])
         self.runs.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.runs.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.runs.verticalHeader().hide()
@@ -351,6 +440,9 @@ class TrainView(QWidget):
                 ("Overlay selected", self.overlay_selected,
                  "draw the selected runs' loss and F1 curves (dashed) over the charts"),
                 ("Resume", self.resume, "continue a cancelled or failed run from its checkpoint"),
+                ("Evaluate on test", self.evaluate_selected,
+                 "score the run's model on the labelled test sentences (precision, recall, F1 "
+                 "per label; shown in the Test tab and stored with the run)"),
                 ("Make active", self.make_active, "use this run's model in the playground and "
                  "for pre-annotation"),
                 ("Open folder", self.open_folder, "show the run's folder in the file manager"),
@@ -446,6 +538,9 @@ class TrainView(QWidget):
             return None
         if self.worker is not None:
             return None
+        if self.curve_worker is not None:
+            self._say("Train", "The train curve is running: wait for it, or cancel it first.")
+            return None
         if getattr(self.window, "read_only", False):
             self._say("Train", "The project is open read-only: a run is recorded in the project "
                       "file, so training needs it writable.")
@@ -475,6 +570,7 @@ class TrainView(QWidget):
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
         self.train_button.setEnabled(False)
+        self.curve_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.progress_text.setText("Loading the model and the data…")
@@ -486,6 +582,9 @@ class TrainView(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.progress_text.setText("Cancelling at the next step…")
+        elif self.curve_worker is not None:
+            self.curve_worker.cancel()
+            self.progress_text.setText("Stopping the train curve at the next step…")
 
     def on_event(self, e) -> None:
         if isinstance(e, Started):
@@ -505,6 +604,17 @@ class TrainView(QWidget):
             self.evals.append(e)
             self._plot_evals()
             self.show_scores(e)
+        elif isinstance(e, SplitEvaluationStarted):
+            self.progress.setRange(0, 0)
+            self.progress_text.setText(f"Run {e.run_id} finished; scoring it on "
+                                       f"{e.sentences} labelled {e.split} sentences…")
+        elif isinstance(e, SplitEvaluated):
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.progress_text.setText(f"Run {e.run_id} finished: {e.split} F1 "
+                                       f"{e.metrics['f1']:.3f} (the Test tab has each label)")
+        elif isinstance(e, str):
+            self.progress_text.setText(e)
         elif isinstance(e, (Finished, Cancelled, Failed)):
             self.progress_text.setText({Finished: "Finished", Cancelled: "Cancelled: resume it "
                                         "from the runs list", Failed: "Failed"}[type(e)] +
@@ -561,7 +671,9 @@ class TrainView(QWidget):
 
     def _idle(self) -> None:
         self.worker = None
+        self.curve_worker = None
         self.train_button.setEnabled(True)
+        self.curve_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
@@ -571,6 +683,8 @@ class TrainView(QWidget):
         for curve in (self.train_curve, self.dev_curve, self.f1_curve, self.p_curve, self.r_curve):
             curve.setData([], [])
         self.per_label.setRowCount(0)
+        self.test_table.setRowCount(0)
+        self.test_caption.setText("")
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
         self.run_settings.setRowCount(0)
@@ -598,8 +712,10 @@ class TrainView(QWidget):
                 status = run["status"] + (f": {run['error']}" if run.get("error") else "")
                 dur = f"{run['duration_s'] / 60:.1f} min" if run.get("duration_s") else ""
                 f1 = f"{run['best_f1']:.4f}" if run.get("best_f1") is not None else ""
+                test = (run.get("evaluations") or {}).get("test") or {}
+                test_f1 = f"{test['f1']:.4f}" if test.get("f1") is not None else ""
                 for c, v in enumerate([str(run["id"]), run["base_model"], run["created_at"], dur,
-                                       f1, status, "●" if run["id"] == active else ""]):
+                                       f1, status, "●" if run["id"] == active else "", test_f1]):
                     item = QTableWidgetItem(v)
                     if c in (1, 5):  # may be long: the whole text on hover, shown literally
                         item.setToolTip(rich_plain(v))
@@ -653,6 +769,171 @@ class TrainView(QWidget):
             caption += ": no evaluation recorded"
         self.showing.setText(caption)
         self._show_settings(run_id)
+        self._show_test(run)
+
+    def _show_test(self, run: dict) -> None:
+        """The run's stored test scores per label (and the micro average), or why there are
+        none."""
+        metrics = (run.get("evaluations") or {}).get("test")
+        if not metrics:
+            self.test_table.setRowCount(0)
+            self.test_caption.setText(
+                f"Run {run['id']} has not been scored on the test split"
+                + (": select it and click Evaluate on test (it needs labelled test sentences)."
+                   if run["status"] == "finished" else " (only a finished run has a model)."))
+            return
+        rows = sorted(metrics.get("per_label", {}).items())
+        support = sum(int(r.get("support") or 0) for _label, r in rows)
+        rows.append(("all (micro avg)", {"precision": metrics["precision"],
+                                         "recall": metrics["recall"], "f1": metrics["f1"],
+                                         "support": support}))
+        self.test_table.setRowCount(len(rows))
+        for r, (label, m) in enumerate(rows):
+            for c, v in enumerate([label, f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                                   f"{m['f1']:.3f}", str(m.get("support", ""))]):
+                self.test_table.setItem(r, c, QTableWidgetItem(v))
+        self.test_caption.setText(
+            f"Run {run['id']} on {metrics.get('sentences', '?')} labelled test sentences "
+            f"(scored {metrics.get('evaluated_at', '?')}): F1 {metrics['f1']:.3f}, precision "
+            f"{metrics['precision']:.3f}, recall {metrics['recall']:.3f}")
+
+    def evaluate_selected(self) -> Worker | None:
+        """Score the selected run on the labelled test sentences, in a worker."""
+        run_id = self._selected_one("Evaluate on test")
+        store = self.store()
+        if run_id is None or store is None:
+            return None
+        if self.eval_worker is not None:
+            return None
+        if self.worker is not None:
+            self._say("Evaluate on test", "A run is training: evaluate once it has finished "
+                      "(a finished run is scored on the test split by itself).")
+            return None
+        if getattr(self.window, "read_only", False):
+            self._say("Evaluate on test", "The project is open read-only: test scores are "
+                      "stored with the run in the project file, so it needs to be writable.")
+            return None
+        if store.run(run_id)["status"] != "finished":
+            self._say("Evaluate on test", f"Run {run_id} did not finish: only a finished run "
+                      "has a model to evaluate.", "warning")
+            return None
+        if not labelled_count(store, "test"):
+            self._say("Evaluate on test", "The test split has no labelled sentence yet. Move "
+                      "some labelled sentences to the test split (they are then never trained "
+                      "on) and evaluate again.")
+            return None
+        self.eval_worker = Worker(run_evaluation, str(store.path), run_id, "test")
+        self.eval_worker.progressed.connect(self._eval_progress)
+        self.eval_worker.finished.connect(self._evaluated)
+        self.eval_worker.failed.connect(self._eval_failed)
+        self.run_evaluate_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress_text.setText(f"Scoring run {run_id} on the test split…")
+        return self.eval_worker.start()
+
+    def _eval_progress(self, done: int, total: int) -> None:
+        if self.worker is None and self.curve_worker is None:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _eval_finished(self) -> None:
+        self.eval_worker = None
+        self.run_evaluate_button.setEnabled(True)
+        if self.worker is None and self.curve_worker is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+
+    def _evaluated(self, result) -> None:
+        run_id, metrics = result
+        self._eval_finished()
+        self.progress_text.setText(f"Run {run_id}: test F1 {metrics['f1']:.3f} on "
+                                   f"{metrics['sentences']} sentences")
+        self._runs_changed()
+        if self.worker is None:
+            self.select_run(run_id)
+            self.show_run(run_id)
+            self.tables.setCurrentWidget(self.test_tab)
+
+    def _eval_failed(self, reason: str) -> None:
+        self._eval_finished()
+        self.progress_text.setText("Evaluation failed")
+        self._say("Evaluate on test", reason, "warning")
+
+    # -- will more data help? -------------------------------------------------------------------
+    def start_curve(self, config: TrainConfig | None = None,
+                    fractions=DEFAULT_FRACTIONS) -> Worker | None:
+        """Train on growing shares of the train split (a worker; Cancel stops it) and chart
+        dev F1 per share. Nothing is written to the project."""
+        store = self.store()
+        if store is None:
+            self._say("Will more data help?", "No project is open. Open or create one first.")
+            return None
+        if self.worker is not None or self.curve_worker is not None:
+            return None
+        reason = self.cannot_train(store)
+        if reason:
+            self._say("Will more data help?", reason)
+            return None
+        self.curve_points = []
+        self.curve_fractions = list(fractions)
+        self.curve_line.setData([], [])
+        self.curve_verdict.setText("Training on growing shares of the train split…")
+        self.tables.setCurrentWidget(self.curve_tab)
+        self.curve_worker = Worker(run_curve, str(store.path), config or self.config(),
+                                   tuple(fractions))
+        self.curve_worker.event.connect(self._curve_event)
+        self.curve_worker.finished.connect(self._curve_done)
+        self.curve_worker.failed.connect(self._curve_failed)
+        self.train_button.setEnabled(False)
+        self.curve_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, len(self.curve_fractions))
+        self.progress.setValue(0)
+        self.progress_text.setText("Train curve: loading the model and the data…")
+        return self.curve_worker.start()
+
+    def _curve_event(self, e) -> None:
+        if isinstance(e, CurveStarted):
+            self._curve_at = e
+            self.progress.setValue(e.index)
+            self.progress_text.setText(f"Train curve {e.index + 1}/{e.total}: training on "
+                                       f"{e.fraction * 100:g} % ({e.n_train} sentences)…")
+        elif isinstance(e, Step) and self._curve_at is not None:
+            at = self._curve_at
+            self.progress_text.setText(f"Train curve {at.index + 1}/{at.total}: "
+                                       f"{at.fraction * 100:g} % ({at.n_train} sentences), step "
+                                       f"{e.step}/{e.total_steps}")
+        elif isinstance(e, CurvePoint):
+            self.curve_points.append(e.as_dict())
+            self._plot_curve()
+            self.progress.setValue(e.index + 1)
+
+    def _plot_curve(self) -> None:
+        self.curve_line.setData([p["fraction"] * 100 for p in self.curve_points],
+                                [p["dev_f1"] for p in self.curve_points])
+
+    def _curve_done(self, points) -> None:
+        cancelled = self.curve_worker is not None and self.curve_worker.cancelled
+        self._idle()
+        self._curve_at = None
+        self.curve_points = list(points)
+        self._plot_curve()
+        line = verdict(self.curve_points)
+        if cancelled and len(self.curve_points) < len(self.curve_fractions):
+            line = f"Stopped after {len(self.curve_points)} of {len(self.curve_fractions)} " \
+                   f"shares. {line}"
+        table = "; ".join(f"{p['fraction'] * 100:g} % ({p['n_train']}): dev F1 "
+                          f"{p['dev_f1']:.3f}" for p in self.curve_points)
+        self.curve_verdict.setText(line + (f"\n{table}" if table else ""))
+        self.progress_text.setText("Train curve done" if not cancelled else
+                                   "Train curve stopped")
+
+    def _curve_failed(self, reason: str) -> None:
+        self._idle()
+        self._curve_at = None
+        self.curve_verdict.setText(f"The train curve failed: {reason}")
+        self.progress_text.setText("Train curve failed")
+        self._say("Will more data help?", reason, "warning")
 
     def _show_settings(self, run_id: int) -> None:
         store = self.store()

@@ -352,7 +352,8 @@ def _train(data, config, out, on_event, should_stop, resume):
     started = time.perf_counter()
     checkpoint = last_checkpoint(out) if resume else None
     if resume and checkpoint is None:
-        raise TrainingFailed(f"{out}: no complete checkpoint to resume from")
+        raise TrainingFailed(f"{out}: no complete checkpoint to resume from (stopped before the "
+                             "first one was saved); start a new run")
     if resume:
         drop_incomplete_checkpoints(out)
     try:

@@ -1,0 +1,151 @@
+"""``nerstudio evaluate`` and ``nerstudio train-curve`` (issue #14 items 3 and 4).
+
+Kept apart from cli.py; cli.build_parser() adds the two subcommands with
+:func:`add_evaluate_parser` / :func:`add_train_curve_parser`, and main() dispatches to
+:func:`cmd_evaluate` / :func:`cmd_train_curve` (both set ``func`` on their parser too).
+Errors are raised as NerStudioError: cli.main turns them into one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from dataclasses import fields
+
+from .core.errors import NerStudioError
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    s = subparsers.add_parser(
+        "evaluate", help="score a finished run's model on the test (or another) split",
+        description="Predicts the split's labelled sentences with the run's saved model (as the "
+        "playground does) and prints seqeval precision / recall / F1 per label. The scores are "
+        "stored with the run (shown in the Train view).")
+    s.add_argument("project")
+    s.add_argument("--run", type=int, required=True, metavar="N", help="the run to evaluate")
+    s.add_argument("--split", choices=["test", "dev", "train", "unassigned"], default="test",
+                   help="which split's labelled sentences (default %(default)s)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_evaluate)
+    return s
+
+
+def cmd_evaluate(a) -> int:
+    from .core.evaluation import evaluate_run, format_table
+
+    metrics = evaluate_run(a.project, a.run, a.split)
+    if a.json:
+        print(json.dumps({"run": a.run, **metrics}, indent=2))
+        return 0
+    print(f"run {a.run} on {a.split}: {metrics['sentences']} sentences, "
+          f"F1 {metrics['f1']:.4f} (precision {metrics['precision']:.4f}, "
+          f"recall {metrics['recall']:.4f})")
+    print(format_table(metrics))
+    return 0
+
+
+# -- train-curve ---------------------------------------------------------------------------------
+def _fractions(text: str) -> tuple[float, ...]:
+    from .core.curve import check_fractions
+
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+        return tuple(check_fractions(values))
+    except (ValueError, NerStudioError) as exc:
+        raise argparse.ArgumentTypeError(
+            "expected fractions above 0 and at most 1, comma-separated (e.g. 0.25,0.5,0.75,1)"
+        ) from exc
+
+
+def add_train_curve_parser(subparsers) -> argparse.ArgumentParser:
+    from .core.curve import DEFAULT_FRACTIONS
+
+    s = subparsers.add_parser(
+        "train-curve", help="will more data help? train on growing shares of the train split",
+        description="Trains on nested seeded subsets (by default 25, 50, 75 and 100 %) of the "
+        "labelled train split with the same size-aware defaults as train, scores each on the same "
+        "dev set and prints dev F1 per share. Nothing is recorded in the project: models are "
+        "trained in a temporary folder, deleted afterwards. Ctrl+C stops after the current step.")
+    s.add_argument("project")
+    s.add_argument("--fractions", type=_fractions, default=DEFAULT_FRACTIONS,
+                   help="comma-separated shares of the train split (default 0.25,0.5,0.75,1)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    g = s.add_argument_group("training (as for train; unset values are chosen by data size)")
+    g.add_argument("--base-model", default="embedded",
+                   help="'embedded' (default, offline), a local folder or a Hugging Face name")
+    g.add_argument("--epochs", type=float)
+    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--max-length", type=int, default=128)
+    g.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
+    s.set_defaults(func=cmd_train_curve)
+    return s
+
+
+def _config(a):
+    from .core.training import TrainConfig
+
+    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
+                          if hasattr(a, f.name) and getattr(a, f.name) is not None})
+
+
+def cmd_train_curve(a) -> int:
+    from .core.curve import CurvePoint, CurveStarted, format_table, train_curve, verdict
+
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        print("stopping after the current step (Ctrl+C again to abort)...", file=sys.stderr)
+
+    def on_event(e):
+        if isinstance(e, CurveStarted):
+            print(f"[{e.index + 1}/{e.total}] training on {e.fraction * 100:g} % "
+                  f"({e.n_train} sentences)...", file=sys.stderr, flush=True)
+        elif isinstance(e, CurvePoint):
+            print(f"      dev F1 {e.dev_f1:.4f} in {e.seconds:.1f} s", file=sys.stderr,
+                  flush=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (tests): no Ctrl+C handling
+        previous = None
+    try:
+        points = train_curve(a.project, a.fractions, _config(a), on_event, lambda: stop["asked"])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    line = verdict(points)
+    if a.json:
+        print(json.dumps({"points": points, "verdict": line, "complete": not stop["asked"]},
+                         indent=2))
+    else:
+        print(format_table(points))
+        print(line)
+    return 3 if stop["asked"] else 0
+
+
+# -- for tests before the commands are wired into cli.py ------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nerstudio")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_evaluate_parser(sub)
+    add_train_curve_parser(sub)
+    return p
+
+
+def main_for_tests(argv: list[str]) -> int:
+    """Parse ``argv`` with both subcommands and run one, errors handled as cli.main does."""
+    from .cli import _fail
+
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except NerStudioError as exc:
+        return _fail(str(exc), getattr(exc, "exit_code", 1))
