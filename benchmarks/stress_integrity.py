@@ -25,6 +25,9 @@ two     the importer and an editor (busy_timeout 2 s) at once. Checks: both exit
 move    an edit loop is killed, then the project is copied with its -wal (a folder copy), opened
         and closed in place (which folds the -wal into the file), copied alone and moved: every
         logged edit is in each copy.
+copy    (not in the default kinds) an import through import_together killed 0-0.4 s after its
+        copy transaction began (it says so on stdout): inside the copy or just after the
+        commit, the moments a 0-3 s kill of the whole command rarely hits. Checks as import.
 train   (not in the default kinds: it loads torch) ``nerstudio train`` on a small labelled
         project, SIGKILLed after 0-20 s while an editor (busy_timeout 2 s) edits it. Checks:
         integrity ok, every logged edit present, ``nerstudio runs`` exits 0 with an empty stderr
@@ -177,10 +180,21 @@ def child_edit(project: str, log: str, seed: int, busy_timeout: float, seconds: 
     return 0
 
 
-def child_import_together(project: str, files: list[str]) -> int:
-    """What ``nerstudio import P F1 F2`` does with import_together() instead of transaction()."""
+def child_import_together(project: str, files: list[str], announce: bool = False) -> int:
+    """What ``nerstudio import P F1 F2`` does with import_together() instead of transaction().
+    ``announce``: print "copying" when the copy transaction begins, "committed" after it."""
     from nerstudio.core.formats import import_file
 
+    if announce:
+        write = ProjectStore._write_import
+
+        def announced(self, batch):
+            print("copying", flush=True)
+            n = write(self, batch)
+            print("committed", flush=True)
+            return n
+
+        ProjectStore._write_import = announced
     with ProjectStore(project) as store, store.import_together():
         for f in files:
             import_file(store, f)
@@ -315,6 +329,33 @@ def import_trial(project: Path, conll: Path, n: int, kill_at: float,
         trial.problems.append("import exited 0 but nothing landed")
     trial.outcome = ("finished" if not killed else
                      "killed, all landed" if after == before + n else "killed, nothing landed")
+    return trial
+
+
+def copy_kill_trial(project: Path, conll: Path, n: int, kill_after: float) -> Trial:
+    """An import (import_together, the store's own path) SIGKILLed ``kill_after`` s after its
+    copy transaction began: inside the copy, or just after the commit. Same checks as import."""
+    trial = Trial("copy")
+    before = sentence_count(project)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child-import",
+                             "--announce", str(project), str(conll)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=child_env())
+    if proc.stdout.readline().strip() != "copying":
+        proc.kill()
+        trial.problems.append(f"import child: {proc.communicate()[1].strip()[-300:]}")
+        return trial
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    out, _err = proc.communicate()
+    committed = "committed" in out
+    check_file(project, trial)
+    after = sentence_count(project)
+    if after not in (before, before + n):
+        trial.problems.append(f"partial import: {before} -> {after} sentences (N = {n})")
+    elif committed and after != before + n:
+        trial.problems.append("the copy committed but its rows are gone")
+    trial.outcome = ("killed after the commit, all landed" if after == before + n else
+                     "killed inside the copy, nothing landed")
     return trial
 
 
@@ -495,8 +536,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=20, help="trials of each kind (default 20)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kinds", default="import,edit,two,move",
-                   help="also: train (slow: loads torch; kills within 0..--train-kill s)")
+                   help="also: copy (an import killed inside its copy transaction), train "
+                   "(slow: loads torch; kills within 0..--train-kill s)")
     p.add_argument("--train-kill", type=float, default=20.0)
+    p.add_argument("--copy-kill", type=float, default=0.4,
+                   help="copy trials: kill within 0..this many s after the copy began")
     p.add_argument("--sentences", type=int, default=20000, help="sentences per imported file")
     p.add_argument("--max-kill", type=float, default=3.0, help="kill within 0..this many s")
     p.add_argument("--calibrate", action="store_true",
@@ -527,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'; ' + '; '.join(t.problems) if t.problems else ''})", flush=True)
     for i in range(a.trials):
         for kind in kinds:
-            kill_at = rng.uniform(0, import_kill if kind == "import" else a.max_kill)
+            kill_at = rng.uniform(0, {"import": import_kill, "copy": a.copy_kill,
+                                      "train": a.train_kill}.get(kind, a.max_kill))
             seed = rng.randrange(1 << 30)
             if kind == "import":
                 t = import_trial(project, conll, a.sentences, kill_at, a.importer)
@@ -538,9 +583,10 @@ def main(argv: list[str] | None = None) -> int:
                                       a.importer)
             elif kind == "move":
                 t = move_trial(project, work, seed, kill_at, expected)
+            elif kind == "copy":
+                t = copy_kill_trial(project, conll, a.sentences, kill_at)
             elif kind == "train":
                 train_project = train_project or new_train_project(work / "train.nerproj")
-                kill_at = rng.uniform(0, a.train_kill)
                 t = train_trial(train_project, work, seed, kill_at, train_expected)
             else:
                 raise SystemExit(f"unknown kind {kind!r}")
@@ -581,5 +627,7 @@ if __name__ == "__main__":
         sys.exit(child_edit(_p, _log, int(_seed), float(_busy), float(_secs),
                             _stop[0] if _stop else None))
     if len(sys.argv) > 1 and sys.argv[1] == "--child-import":
-        sys.exit(child_import_together(sys.argv[2], sys.argv[3:]))
+        _announce = sys.argv[2] == "--announce"
+        sys.exit(child_import_together(sys.argv[2 + _announce], sys.argv[3 + _announce:],
+                                       _announce))
     sys.exit(main())

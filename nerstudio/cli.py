@@ -22,19 +22,18 @@ def _ratios(text: str) -> tuple[float, float, float]:
     return tuple(parts)
 
 
-def TrainConfigDefaults():
-    from .core.training.config import TrainConfig
-
-    return TrainConfig()
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from . import cli_eval
+
     from . import __version__
 
     p = argparse.ArgumentParser(prog="nerstudio", description="Label, train and try "
                                 "named-entity recognition models. Without a command, opens the app.")
     p.add_argument("--version", action="version", version=f"nerstudio {__version__}")
     p.add_argument("--self-test", action="store_true", help="check the installation and exit")
+    p.add_argument("--verbose", action="store_true",
+                   help="let the libraries (transformers, datasets, Qt) print their own progress "
+                        "bars and warnings")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("gui", help="open the desktop app (the default without a command)")
@@ -81,34 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="fine-tune a model on a project's labelled sentences",
                        description="Trains on the labelled train split, evaluates on the dev split "
-                       "(or a seeded 10%% of train when there is none). Ctrl+C cancels at the next "
+                       "(or a seeded 10% of train when there is none). Ctrl+C cancels at the next "
                        "step and keeps a checkpoint; --resume RUN continues it.")
     s.add_argument("project", nargs="?", help="project file (or use --data)")
     s.add_argument("--data", help="train directly on CoNLL / JSONL / HF data: a file, or a folder "
                    "holding train/valid(dev)/test files or a saved DatasetDict")
     s.add_argument("--output", help="run folder (with --data; default ./runs/<time>)")
     s.add_argument("--resume", type=int, metavar="RUN", help="resume a cancelled or interrupted run")
-    d = TrainConfigDefaults()
-    s.add_argument("--base-model", default=d.base_model,
-                   help="'embedded' (default, offline), a local folder or a Hugging Face name")
-    s.add_argument("--epochs", type=float, default=d.epochs)
-    s.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=d.learning_rate)
-    s.add_argument("--batch-size", type=int, default=d.batch_size)
-    s.add_argument("--seed", type=int, default=d.seed)
-    s.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    s.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    s.add_argument("--grad-accum", dest="gradient_accumulation", type=int, default=d.gradient_accumulation)
-    s.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"], default=d.mixed_precision)
-    s.add_argument("--max-length", type=int, default=d.max_length,
-                   help="subwords per sequence; longer sentences are split (default %(default)s)")
-    s.add_argument("--eval-every", default=d.eval_every, help="'epoch' or a number of steps")
-    s.add_argument("--max-steps", type=int, default=d.max_steps)
-    s.add_argument("--batching", choices=["length", "random"], default=d.batching)
-    s.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes,
-                   help="also save a checkpoint this often, so a kill loses little (0: only at "
-                   "evaluations; default %(default)s)")
-    s.add_argument("--label-all-subwords", action="store_true")
-    s.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
+    add_train_options(s)
 
     s = sub.add_parser("predict", help="find entities in text with a trained model")
     s.add_argument("text", nargs="?", default="-", help="the text, or - to read standard input")
@@ -135,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "marked interrupted first; continue it with train --resume RUN.")
     s.add_argument("project")
     s.add_argument("--json", action="store_true", help="print JSON")
+    cli_eval.add_evaluate_parser(sub)
+    cli_eval.add_train_curve_parser(sub)
     return p
 
 
@@ -297,6 +278,31 @@ def cmd_runs(a) -> int:
     return 0
 
 
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field, from its metadata (help, kind, choices, flags): the
+    same text and limits the Train view shows. "auto" fields default to None (auto)."""
+    from dataclasses import MISSING, fields
+
+    from .core.training.config import TrainConfig
+
+    group = parser.add_argument_group("hyperparameters (defaults shown; 'auto' = by data size)")
+    for f in fields(TrainConfig):
+        m = f.metadata
+        if not m.get("cli", False):
+            continue
+        flags = m["flags"] or ("--" + f.name.replace("_", "-"),)
+        default = f.default if f.default is not MISSING else None
+        shown = "auto" if default is None else default
+        text = (m["help"] + f" (default: {shown})").replace("%", "%%")
+        if m["kind"] is bool:
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=default, help=text)
+            continue
+        group.add_argument(*flags, dest=f.name, type=m["kind"], default=default,
+                           choices=m["choices"], help=text,
+                           metavar=None if m["choices"] else f.name.upper())
+
+
 def _config_from_args(a):
     from dataclasses import fields
 
@@ -326,6 +332,16 @@ def _data_from_path(path: str):
                                        [s for s in sents if s.split == "dev"], labels)
 
 
+def describe_schedule(config: dict, auto: set[str]) -> str:
+    """The run's hyperparameters, "auto" ones marked, shown before the first step."""
+    names = (("batch_size", "batch"), ("learning_rate", "lr"), ("epochs", "epochs"),
+             ("warmup_ratio", "warm-up"), ("early_stopping_patience", "early-stop patience"),
+             ("eval_every", "dev F1 every"))
+    parts = [f"{label} {config.get(key)!s}{' (auto)' if key in auto else ''}"
+             for key, label in names]
+    return "schedule: " + ", ".join(parts)
+
+
 def cmd_train(a) -> int:
     import signal
     import time
@@ -352,6 +368,8 @@ def cmd_train(a) -> int:
             bar.reset(total=e.total_steps)
             tqdm.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
                        f"{e.dev_sentences} dev sentences, {e.total_steps} steps")
+            if e.config:
+                tqdm.write(describe_schedule(e.config, auto))
         elif isinstance(e, Step):
             bar.update(e.step - bar.n)
             bar.set_postfix(loss=f"{e.loss:.3f}", epoch=f"{e.epoch:.2f}",
@@ -360,8 +378,9 @@ def cmd_train(a) -> int:
             tqdm.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
                        f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
 
+    config = _config_from_args(a)
+    auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
     try:
-        config = _config_from_args(a)
         if a.project:
             from .core.runs import train_project
 
@@ -396,16 +415,30 @@ COMMANDS = {"init": cmd_init, "import": cmd_import, "export": cmd_export, "stats
             "preannotate": cmd_preannotate}
 
 
+def _cli_eval(name):
+    def run(a):
+        from . import cli_eval
+
+        return getattr(cli_eval, name)(a)
+    return run
+
+
+COMMANDS.update({"evaluate": _cli_eval("cmd_evaluate"), "train-curve": _cli_eval("cmd_train_curve")})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .core.quiet import quiet_libraries
+
+    quiet_libraries(args.verbose)  # nerstudio's own progress, not the libraries' bars
     try:
         if args.self_test:
             from .selftest import self_test
             return self_test()
         if args.command in (None, "gui"):
             from .ui.app import run_app
-            return run_app(getattr(args, "project", None))
+            return run_app(getattr(args, "project", None), verbose=args.verbose)
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe fails here, inside the handlers, not at exit
         return code

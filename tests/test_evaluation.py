@@ -170,6 +170,7 @@ def test_cli_evaluate_errors_are_one_line(finished, capsys):
     path, run_id = finished
     assert main_for_tests(["evaluate", str(path), "--run", "999"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("nerstudio: error:") and "no run 999" in err and len(err.splitlines()) == 1
+    assert err.startswith("nerstudio: error:") and "no run 999" in err
+    assert len(err.splitlines()) == 1
     with pytest.raises(SystemExit):  # argparse: --run is required
         main_for_tests(["evaluate", str(path)])

@@ -275,3 +275,75 @@ def test_span_edits_update_looks_and_widths_like_a_fresh_show(editor, qtbot):
         assert editor._looks == te.token_looks(spans, suggestions)
         assert editor._widths == fresh._widths
         assert (editor._xs, editor._starts) == te.flow_lines(editor._widths, editor._layout_width)
+
+
+def test_changed_lines_cover_every_chip_that_moved():
+    """After an edit only ``_changed_lines`` are repainted: every chip whose line or x changed,
+    and the edited ones, must lie on them (None: the number of lines changed, repaint all)."""
+    import random
+    from bisect import bisect_right
+
+    rng = random.Random(5)
+    for _ in range(300):
+        n, width = rng.randint(1, 400), rng.randint(120, 900)
+        widths = [rng.randint(12, 160) for _ in range(n)]
+        xs, starts = te.flow_lines(widths, width)
+        lo = rng.randrange(n)
+        hi = min(n - 1, lo + rng.randint(0, 3))
+        for i in range(lo, hi + 1):
+            widths[i] = max(12, widths[i] + rng.choice((-60, -25, 0, 25, 60, 200)))
+        new_xs, new_starts = te.reflow_lines(widths, width, list(xs), list(starts), lo, hi)
+        lines = te._changed_lines(starts, new_starts, lo, hi)
+        if len(starts) != len(new_starts):
+            assert lines is None
+            continue
+        line_of = lambda s, i: bisect_right(s, i) - 1  # noqa: E731
+        for i in range(n):
+            if (xs[i], line_of(starts, i)) != (new_xs[i], line_of(new_starts, i)) or lo <= i <= hi:
+                assert lines[0] <= line_of(new_starts, i) <= lines[1]
+                assert lines[0] <= line_of(starts, i) <= lines[1]
+
+
+def test_a_click_repaints_only_the_lines_it_changed(qtbot):
+    editor, scroll = make_editor(qtbot, width=500, height=600)
+    Host(editor, sentence(WORDS * 400))
+    qtbot.wait(20)
+    rects = []
+
+    class Filter(te.QWidget):
+        def eventFilter(self, obj, event):
+            if obj is editor and event.type() == QEvent.Paint:
+                rects.append(event.rect())
+            return False
+
+    f = Filter()
+    editor.installEventFilter(f)
+    editor.active_label = "LOC"
+    line = editor._metrics.line_height
+    for i in (30, 31, 30, 60):  # add, extend the neighbour, relabel, add further down
+        rects.clear()
+        click(qtbot, editor, i)
+        qtbot.waitUntil(lambda: bool(rects), timeout=2000)
+        assert all(r.height() <= 3 * line + 2 * te.SPACING for r in rects), rects
+        assert any(r.contains(editor.token_rect(i)) for r in rects)
+    editor.removeEventFilter(f)
+
+
+def test_collector_paused_restores_the_collector():
+    import gc
+
+    assert gc.isenabled()
+    with te.collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with te.collector_paused():
+            pass
+        assert not gc.isenabled()  # someone else's pause is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError):
+        with te.collector_paused():
+            1 / 0
+    assert gc.isenabled()

@@ -105,7 +105,9 @@ class Predictor:
 
         from .training.engine import TrainingFailed, load_tokenizer, resolve_base_model
 
-        transformers.logging.set_verbosity_error()
+        from .quiet import quiet_loaded
+
+        quiet_loaded()  # load reports are noise (unless --verbose)
         path = resolve_base_model(self.model_dir) if self.model_dir == "embedded" else self.model_dir
         try:
             self._tokenizer = load_tokenizer(path)

@@ -27,9 +27,9 @@ def run_import(project, path, fmt=None, split=None, ratios=None, *, progress, sh
         return import_file(store, path, fmt, split=split, ratios=ratios, on_progress=on_progress)
 
 
-def run_export(project, path, fmt, split=None, *, progress, should_stop, emit):
+def run_export(project, path, fmt, split=None, force=False, *, progress, should_stop, emit):
     with ProjectStore(project) as store:
-        return export_file(store, path, fmt, split)
+        return export_file(store, path, fmt, split, force=force)
 
 
 def _path_row(parent, save: bool, folder: bool = False):

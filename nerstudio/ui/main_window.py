@@ -33,7 +33,7 @@ from ..core.store import ProjectStore
 from .import_dialog import ExportDialog, ImportDialog, run_export, run_import
 from .label_manager import LabelManager
 from .sentence_model import SentenceListModel
-from .text import inform, plural, rich, safe_colour, status_text, warn
+from .text import ask, inform, plural, rich, safe_colour, status_text, warn
 from .token_editor import TokenEditor, readable_text_colour
 from .workers import Worker
 
@@ -934,6 +934,12 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(self)
         if dialog.exec():
             values = dialog.values()
+            target = Path(values["path"])
+            if target.is_file() or (target.is_dir() and any(target.iterdir())):
+                # typed or picked: either way an existing output is replaced only when confirmed
+                if not ask(self, "Export", f"{target} already exists. Replace it?"):
+                    return
+                values["force"] = True
             worker = Worker(run_export, str(self.store.path), **values)
             worker.finished.connect(lambda n: self.statusBar().showMessage(
                 f"Exported {plural(n, 'sentence')} to {values['path']}", 5000))

@@ -7,11 +7,12 @@ that label. Model suggestions are drawn with a dashed border; clicking one accep
 Every change goes straight to the store (one transaction, one undo step) via ``edited``.
 
 Why one widget and no QLabel per token: a sentence can have 50,000 tokens. One widget per token
-froze the window for tens of seconds and, because PySide6 on CPython 3.11 drops a reference to
-None on every void Qt call, aborted the interpreter (``none_dealloc``). Here the flow layout is
+froze the window for tens of seconds and, because PySide6 6.12 on CPython 3.11 drops a reference
+to None on every void Qt call (see ``nerstudio.ui``), aborted the interpreter. Here the flow layout is
 plain Python over cached text widths, paintEvent draws only the lines inside the exposed rect
 (found by binary search), and the mouse is hit-tested against the same geometry, so the number of
-Qt calls per paint or click depends on what is on screen, not on the sentence's length.
+Qt calls per paint or click depends on what is on screen, not on the sentence's length; an
+edit re-flows from the changed line and repaints only the lines that changed.
 Every string is drawn with ``QPainter.drawText`` as plain text (label names are never markup).
 """
 from __future__ import annotations
@@ -628,9 +629,8 @@ class TokenEditor(QWidget):
         super().leaveEvent(event)
 
     def event(self, ev):
-        """Every event passes here, so the None references that painting and the mouse handlers
-        lose are given back here. Tooltips: escaped text inside a rich-text wrapper, since Qt
-        guesses rich text from a tag (an unescaped '<h1>BIG</h1>' label would be a heading)."""
+        """Tooltips: escaped text inside a rich-text wrapper, since Qt guesses rich text from a
+        tag (an unescaped '<h1>BIG</h1>' label would be a heading)."""
         if ev.type() == QEvent.ToolTip:
             i = self.token_at(ev.pos())
             tip = tooltip_text(self._looks.get(i)) if i is not None else ""

@@ -29,8 +29,9 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+                               QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy,
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from ..core import runs as runs_module
 from ..core.curve import DEFAULT_FRACTIONS, CurvePoint, CurveStarted, train_curve, verdict
@@ -45,20 +46,12 @@ from .playground import import_ml
 from .safe_text import rich_plain
 from .workers import Worker
 
-AUTO = "; auto: chosen from the number of labelled train sentences when the run starts"
-TOOLTIPS = {
-    "learning_rate": "AdamW learning rate; 2e-5 to 5e-5 is usual for BERT fine-tuning" + AUTO,
-    "batch_size": "sentences per optimizer step (8-16 in the reference recipe)" + AUTO,
-    "epochs": "passes over the training sentences" + AUTO,
-    "seed": "seeds batch order, initialisation and dropout: same seed, same run",
-    "weight_decay": "decoupled AdamW weight decay (not on biases and LayerNorm)",
-    "warmup_ratio": "fraction of steps with a linear warm-up from 0" + AUTO,
-    "early_stopping_patience": "stop after this many evaluations without a better dev F1 "
-                               "(0: never); auto: on for small projects",
-    "gradient_accumulation": "optimizer step every N batches (effective batch = N x batch)",
-    "mixed_precision": "auto: bf16 or fp16 on a GPU that supports it, fp32 on the CPU",
-    "eval_every": "evaluate on dev (and checkpoint) every epoch, or every N steps",
-}
+def knob_help(name: str) -> str:
+    """The field's help text from TrainConfig's metadata (the CLI shows the same)."""
+    return TRAIN_KNOBS[name].metadata["help"]
+
+
+TRAIN_KNOBS = {f.name: f for f in fields(TrainConfig)}
 
 
 def _gui_threads() -> int:
@@ -300,16 +293,16 @@ class TrainView(QWidget):
         self.model_info.setText(describe_model("embedded"))
         # "auto" (the minimum of each spin box): chosen from the number of labelled train
         # sentences when the run starts (training/auto.py); the run records the resolved values
-        self.lr = self._auto_spin(QDoubleSpinBox(), d.learning_rate, 0, 1e-2, 7, 1e-5)
-        self.batch = self._auto_spin(QSpinBox(), d.batch_size, 0, 1024)
-        self.epochs = self._auto_spin(QDoubleSpinBox(), d.epochs, 0, 100, 1, 1)
-        self.seed = self._spin(QSpinBox(), d.seed, 0, 2**31 - 1)
-        self.wd = self._spin(QDoubleSpinBox(), d.weight_decay, 0, 1, 3, 0.01)
-        self.warmup = self._auto_spin(QDoubleSpinBox(), d.warmup_ratio, -0.05, 0.5, 2, 0.05)
-        self.patience = self._auto_spin(QSpinBox(), d.early_stopping_patience, -1, 100)
-        self.accum = self._spin(QSpinBox(), d.gradient_accumulation, 1, 256)
+        self.lr = self._knob_spin("learning_rate")
+        self.batch = self._knob_spin("batch_size")
+        self.epochs = self._knob_spin("epochs")
+        self.seed = self._knob_spin("seed")
+        self.wd = self._knob_spin("weight_decay")
+        self.warmup = self._knob_spin("warmup_ratio")
+        self.patience = self._knob_spin("early_stopping_patience")
+        self.accum = self._knob_spin("gradient_accumulation")
         self.precision = QComboBox()
-        self.precision.addItems(["auto", "no", "bf16", "fp16"])
+        self.precision.addItems(list(TRAIN_KNOBS["mixed_precision"].metadata["choices"]))
         self.eval_every = QComboBox()
         self.eval_every.setEditable(True)
         self.eval_every.addItems(["epoch", "100", "500"])
@@ -321,7 +314,7 @@ class TrainView(QWidget):
                               ("Gradient accumulation", "gradient_accumulation", self.accum),
                               ("Mixed precision", "mixed_precision", self.precision),
                               ("Evaluate every", "eval_every", self.eval_every)):
-            w.setToolTip(TOOLTIPS[key])
+            w.setToolTip(knob_help(key))
             form.addRow(label, w)
         self.device = QLabel("(checking…)")
         self.device.setTextFormat(Qt.PlainText)
@@ -396,8 +389,11 @@ class TrainView(QWidget):
         self.curve_plot.getPlotItem().setLabel("bottom", "% of the labelled train sentences")
         self.curve_plot.setYRange(0, 1)
         self.curve_plot.setXRange(0, 100)
+        # its size hint (pyqtgraph's 640 x 480) would grow the tabs and squash the charts above
+        self.curve_plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
+        self.curve_plot.setMinimumHeight(140)
         self.curve_line = self.curve_plot.plot([], [], pen=pg.mkPen("#2a9d55", width=2),
-                                               symbol="o", name="dev F1")
+                                               symbol="o")
         self.curve_verdict = QLabel("Will more data help? Click the button under Train: it "
                                     "trains on growing shares of the train split and shows "
                                     "whether dev F1 is still rising.")
@@ -487,6 +483,20 @@ class TrainView(QWidget):
             w.setSingleStep(step)
         w.setValue(value)
         return w
+
+    def _knob_spin(self, name: str):
+        """A spin box for a TrainConfig field, with the range, step and decimals its metadata
+        gives; an "auto" field (default None) gets one more value below its range that reads
+        "auto"."""
+        f = TRAIN_KNOBS[name]
+        m = f.metadata
+        is_int = m["kind"] is int
+        w = QSpinBox() if is_int else QDoubleSpinBox()
+        step = m["step"] or (1 if is_int else 10 ** -(m["decimals"] or 2))
+        lo, hi = m["lo"], m["hi"]
+        if f.default is None:
+            return self._auto_spin(w, None, lo - step, hi, m["decimals"], step)
+        return self._spin(w, f.default, lo, hi, m["decimals"], step)
 
     def _auto_spin(self, w, value, lo, hi, decimals=None, step=None):
         """A spin box whose minimum reads "auto" (the config's None)."""

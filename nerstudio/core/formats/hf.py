@@ -21,6 +21,10 @@ def _load(source: str, hub: bool):
         raise ImportFormatError("no such file or folder", source)
     import datasets
 
+    from ..quiet import quiet_loaded
+
+    quiet_loaded()
+
     try:
         if not hub:
             data = datasets.load_from_disk(source)
@@ -70,6 +74,10 @@ def write_hf(store: ProjectStore, path: str | Path, split: str | None = None) ->
     """A DatasetDict (train / validation / test, plus unassigned if any) with ClassLabel tags,
     ready for ``datasets.load_from_disk`` and the transformers token-classification recipe."""
     import datasets
+
+    from ..quiet import quiet_loaded
+
+    quiet_loaded()
 
     tag_list = store.label_set().tags()
     ids = {t: i for i, t in enumerate(tag_list)}

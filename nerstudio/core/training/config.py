@@ -5,41 +5,85 @@ are chosen from the number of training sentences by :func:`.auto.auto_schedule` 
 starts (:meth:`TrainConfig.resolved`), and the resolved values are what the run records."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 EMBEDDED_MODEL = "embedded"
 
 
+def knob(default, help: str, *, kind=None, flags: tuple[str, ...] = (), choices=None,
+         lo=None, hi=None, step=None, decimals=None, advanced: bool = False, cli: bool = True):
+    """A TrainConfig field with what the CLI and the Train view need to offer it: the help text,
+    the value kind (for "auto" fields whose default is None), choices or a range, and the
+    command-line flags. One place for each hyperparameter's text and limits, read by
+    ``nerstudio train`` (cli.add_train_options) and the Train view's form (HfArgumentParser's
+    idea: options generated from the dataclass)."""
+    kind = kind or type(default)
+    meta = {"help": help, "kind": kind, "flags": flags, "choices": choices, "lo": lo, "hi": hi,
+            "step": step, "decimals": decimals, "advanced": advanced, "cli": cli}
+    return field(default=default, metadata=meta)
+
+
+AUTO_HELP = "; auto: chosen from the number of labelled train sentences (see auto.py)"
+
+
 @dataclass
 class TrainConfig:
-    base_model: str = EMBEDDED_MODEL      # "embedded", a local folder or a hub name
-    learning_rate: float | None = None   # None: auto (by data size, see auto.py)
-    batch_size: int | None = None
-    epochs: float | None = None
-    seed: int = 42
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    weight_decay: float = 0.01
-    warmup_ratio: float | None = None
-    early_stopping_patience: int | None = None  # evaluations without a better dev F1; 0: never
-    gradient_accumulation: int = 1
-    mixed_precision: str = "auto"         # auto (bf16/fp16 on a GPU that has it), no, bf16, fp16
-    max_length: int = 128                 # subwords; longer sentences are split, never truncated
-    eval_every: str = "epoch"             # "epoch", a number of steps ("500"), or "none"
-    keep_best: bool = True                # load the best checkpoint by dev F1 at the end
-    label_all_subwords: bool = False
-    batching: str = "length"              # "length": length-grouped batches; "random": the recipe's
-    sparse_embeddings: str = "auto"       # auto (on for CPU), on, off: see training/sparse.py
-    pooled_dropout: str = "auto"          # auto (on for CPU), on, off: see training/dropout.py
-    eval_batch_size: int = 64
-    threads: int = 0                      # 0: all cores
-    keep_core_free: bool = False          # leave one core to the GUI
-    max_steps: int = -1                   # stop after this many optimizer steps (benchmarks, tests)
-    logging_steps: int = 0                # 0: about 100 points per run (1 to 50 steps apart)
-    save_total_limit: int = 2
-    checkpoint_minutes: float = 10.0      # also save a checkpoint this often (0: only per eval)
-    dev_fraction: float = 0.1             # held out from train (seeded) when there is no dev split
+    base_model: str = knob(EMBEDDED_MODEL, "'embedded' (the model shipped with nerstudio, "
+                           "offline), a local model folder or a Hugging Face name")
+    learning_rate: float | None = knob(None, "AdamW learning rate" + AUTO_HELP, kind=float,
+                                       flags=("--lr", "--learning-rate"), lo=1e-7, hi=1e-2,
+                                       step=1e-5, decimals=7)
+    batch_size: int | None = knob(None, "sentences per optimizer step" + AUTO_HELP, kind=int,
+                                  lo=1, hi=1024)
+    epochs: float | None = knob(None, "passes over the training sentences" + AUTO_HELP,
+                                kind=float, lo=0.1, hi=1000, step=1, decimals=1)
+    seed: int = knob(42, "seed of the initialisation, batch order and dropout", lo=0, hi=2**31 - 1)
+    adam_beta1: float = knob(0.9, "AdamW beta1", advanced=True, lo=0.0, hi=0.9999, decimals=4)
+    adam_beta2: float = knob(0.999, "AdamW beta2", advanced=True, lo=0.0, hi=0.99999,
+                             decimals=5)
+    adam_epsilon: float = knob(1e-8, "AdamW epsilon", advanced=True, lo=1e-12, hi=1e-4,
+                               decimals=12)
+    weight_decay: float = knob(0.01, "AdamW weight decay (not on biases and layer norms)",
+                               lo=0.0, hi=1.0, step=0.01, decimals=3)
+    warmup_ratio: float | None = knob(None, "share of the steps with a rising learning rate"
+                                      "; auto: 10 % on small data, none on a corpus", kind=float,
+                                      lo=0.0, hi=0.5, step=0.05, decimals=2)
+    early_stopping_patience: int | None = knob(
+        None, "evaluations without a better dev F1 before stopping (0: never; the best model "
+        "is kept); auto: 3 on small data, 0 on a corpus", kind=int, lo=0, hi=100)
+    gradient_accumulation: int = knob(1, "batches summed per optimizer step (a larger "
+                                      "effective batch in the same memory)",
+                                      flags=("--grad-accum",), lo=1, hi=256)
+    mixed_precision: str = knob("auto", "GPU only: auto (bf16 where supported, else fp16), "
+                                "no, bf16, fp16", choices=("auto", "no", "bf16", "fp16"))
+    max_length: int = knob(128, "subwords per sequence; longer sentences are split, never "
+                           "truncated", lo=16, hi=4096)
+    eval_every: str = knob("epoch", "evaluate dev F1 (and save a checkpoint) every 'epoch', "
+                           "every N steps, or 'none'")
+    keep_best: bool = knob(True, "load the best checkpoint by dev F1 at the end", advanced=True)
+    label_all_subwords: bool = knob(False, "train on every subword of a word, not only the "
+                                    "first", advanced=True)
+    batching: str = knob("length", "length: length-grouped batches (less padding); random: "
+                         "the recipe's", choices=("length", "random"), advanced=True)
+    sparse_embeddings: str = knob("auto", "CPU: sparse word-embedding updates (auto = on for "
+                                  "CPU; never on a GPU)", choices=("auto", "on", "off"),
+                                  advanced=True)
+    pooled_dropout: str = knob("auto", "CPU: dropout masks from a seeded pool (auto = on for "
+                               "CPU; never on a GPU)", choices=("auto", "on", "off"),
+                               advanced=True)
+    eval_batch_size: int = knob(64, "sentences per evaluation batch", advanced=True, lo=1,
+                                hi=4096)
+    threads: int = knob(0, "CPU threads (0: all cores)", advanced=True, lo=0, hi=512)
+    keep_core_free: bool = knob(False, "leave one CPU core to the app")
+    max_steps: int = knob(-1, "stop after this many optimizer steps (-1: by epochs)",
+                          advanced=True, lo=-1, hi=10**9)
+    logging_steps: int = knob(0, "steps between loss points (0: about 100 per run)",
+                              advanced=True, lo=0, hi=10**6)
+    save_total_limit: int = knob(2, "checkpoints kept on disk", advanced=True, lo=1, hi=100)
+    checkpoint_minutes: float = knob(10.0, "also save a checkpoint this often, so a kill loses "
+                                     "little (0: only at evaluations)", lo=0.0, hi=1440.0)
+    dev_fraction: float = knob(0.1, "share of train held out (seeded) when there is no dev "
+                               "split", advanced=True, lo=0.0, hi=0.5, decimals=2)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -208,7 +208,9 @@ def _train(data, config, out, on_event, should_stop, resume):
     from transformers import (DataCollatorForTokenClassification, TrainerCallback,
                               TrainingArguments, set_seed)
 
-    transformers.logging.set_verbosity_error()  # load reports are noise in a GUI or CLI run
+    from ..quiet import quiet_loaded
+
+    quiet_loaded()  # load reports are noise (unless --verbose)
 
     snapshot = out / "data.json"
     if resume:  # the very data the run started with, whatever the project holds now
@@ -315,6 +317,7 @@ def _train(data, config, out, on_event, should_stop, resume):
 
         def on_evaluate(self, args_, st, control, metrics=None, **kw):
             m = metrics or {}
+            state.setdefault("per_label", {})[st.global_step] = dict(details.get("per_label", {}))
             on_event(Evaluation(st.global_step, float(st.epoch or 0), float(m.get("eval_loss", 0)),
                                 float(m.get("eval_precision", 0)), float(m.get("eval_recall", 0)),
                                 float(m.get("eval_f1", 0)), float(m.get("eval_accuracy", 0)),
@@ -379,10 +382,24 @@ def _train(data, config, out, on_event, should_stop, resume):
         {"base_model": config.base_model, "tags": data.tags,
          "max_length": max_len, "best_metrics": best_metrics}, indent=2))
     final = {k[5:]: v for k, v in (evals[-1] if evals else {}).items() if k.startswith("eval_")}
+    _write_card(model_dir, config, data, best_metrics if config.keep_best else final,
+                state.get("per_label", {}).get((best if config.keep_best else
+                                                (evals[-1] if evals else {})).get("step")))
     event = Finished(str(model_dir), trainer.state.best_model_checkpoint, best_metrics, final,
                      time.perf_counter() - started, train_s, trainer.state.global_step)
     on_event(event)
     return event
+
+
+def _write_card(model_dir: Path, config: TrainConfig, data: TrainingData, dev: dict,
+                per_label: dict | None) -> None:
+    """The Hub's README.md model card beside the weights (labels, data sizes, dev scores)."""
+    from ..modelcard import write_model_card
+
+    write_model_card(model_dir, base_model=config.base_model, labels=data.tags,
+                     data_sizes={"train": len(data.train), "dev": len(data.dev)},
+                     dev_metrics={**dev, "per_label": per_label or {}} if dev else None,
+                     test_metrics=None, config=config.to_dict())
 
 
 def _early_stopping(config: TrainConfig, strategy: str) -> list:
