@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_gui.py [CONLL_DIR]   (runs offscreen; no display 
 Targets (issue 5): the first sentence is shown < 1 s after opening; a click-to-label edit is
 committed and the sentence repainted in < 10 ms at the 99th percentile. Issue 13 item 5: a
 5,000-token sentence is shown (selected in the list until the editor has painted) in < 200 ms,
-a 50,000-token one in < 1 s. Every "shown" figure waits for the editor's paint event.
+a 50,000-token one in < 1 s; a click on the 5,000-token one should feel instant too (aim: p50
+< 50 ms to the repaint). Every "shown" figure waits for the editor's paint event.
 """
 import os
 import random
@@ -202,6 +203,7 @@ def run():
     from nerstudio.ui.app import create_window
 
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "conll2003"
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())  # the figures depend on it: say it
     work = Path(tempfile.mkdtemp(prefix="bench_gui_"))
     project = work / "conll.nerproj"
     with ProjectStore.create(project) as store:
@@ -230,7 +232,8 @@ def run():
     long = time_long_sentences(app, window, watcher, long_path, long_ids, rng)
     alone = editor_alone(app, data, rng)
 
-    print(f"project: {total} sentences")
+    print(f"project: {total} sentences; load average at start {load0}, at the end "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     print(f"open to first sentence painted: {open_s * 1000:.0f} ms (shown: {shown}; "
           "target < 1000 ms)")
     print("click-to-label, CoNLL sentences (400 clicks): commit p50 {:.2f} ms, p99 {:.2f} ms, "
@@ -241,7 +244,8 @@ def run():
         times, c, p = long[n]
         print(f"{n}-token sentence selected to painted: first {times[0]:.0f} ms, "
               f"median of {len(times)} {statistics.median(times):.0f} ms (target < {target} ms); "
-              f"click to repaint p50 {p[0]:.1f} ms, p99 {p[1]:.1f} ms (commit p99 {c[1]:.1f} ms)")
+              f"click to repaint p50 {p[0]:.1f} ms{' (aim < 50 ms)' if n == 5000 else ''}, "
+              f"p99 {p[1]:.1f} ms (commit p99 {c[1]:.1f} ms)")
     for n, (shown_ms, p) in alone.items():
         print(f"  editor alone, {n} tokens: set_sentence to painted {shown_ms:.0f} ms; click to "
               f"repaint p50 {p[0]:.1f} ms, p99 {p[1]:.1f} ms")

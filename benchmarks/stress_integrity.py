@@ -598,10 +598,13 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             for problem in t.problems:
                 print(f"        {problem}", flush=True)
-    print(f"\nseed {a.seed}, {a.sentences} sentences per import, importer {a.importer}, "
-          f"import kills in 0..{import_kill:.2f} s, other kills in 0..{a.max_kill:.2f} s, "
-          f"{time.monotonic() - t0:.0f} s, final project {sentence_count(project)} sentences, "
-          f"integrity {integrity(project)}")
+    windows = {"import": import_kill, "edit": a.max_kill, "move": a.max_kill,
+               "copy": a.copy_kill, "train": a.train_kill}
+    print(f"\nkinds {','.join(kinds)}, seed {a.seed}, {a.sentences} sentences per import, "
+          f"importer {a.importer if {'import', 'two'} & set(kinds) else '-'}, kills in "
+          + ", ".join(f"{k} 0..{windows[k]:.2f} s" for k in kinds if k in windows)
+          + f"; {time.monotonic() - t0:.0f} s; final project {sentence_count(project)} "
+          f"sentences, integrity {integrity(project)}")
     print(f"{'kind':<8}{'trials':>7}{'failed':>8}  outcomes / totals")
     for kind in kinds:
         ts = [t for t in trials if t.kind == kind]

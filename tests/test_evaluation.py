@@ -174,3 +174,26 @@ def test_cli_evaluate_errors_are_one_line(finished, capsys):
     assert len(err.splitlines()) == 1
     with pytest.raises(SystemExit):  # argparse: --run is required
         main_for_tests(["evaluate", str(path)])
+
+
+def test_evaluate_and_train_curve_as_commands(finished, tiny_bert, tmp_path):
+    """`nerstudio evaluate` and `nerstudio train-curve` as a user runs them: subprocesses."""
+    import subprocess
+    import sys
+
+    path, run_id = finished
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "evaluate", str(path), "--run",
+                          str(run_id), "--split", "test", "--json"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    scores = json.loads(out.stdout)
+    assert 0.0 <= scores["f1"] <= 1.0 and "per_label" in scores and not out.stderr.strip()
+    curve = subprocess.run([sys.executable, "-m", "nerstudio", "train-curve", str(path),
+                            "--fractions", "0.5,1", "--base-model", str(tiny_bert), "--epochs", "2",
+                            "--lr", "5e-3", "--batch-size", "8", "--max-length", "64", "--json"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert curve.returncode == 0, curve.stderr
+    points = json.loads(curve.stdout)
+    points = points["points"] if isinstance(points, dict) else points
+    assert [p["fraction"] for p in points] == [0.5, 1.0]
+    assert points[0]["n_train"] < points[1]["n_train"] == 40

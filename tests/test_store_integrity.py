@@ -408,7 +408,17 @@ def test_import_together_is_all_or_nothing(tmp_path):
         with pytest.raises(StoreError, match="nested"):
             with s.import_together(), s.import_together():
                 pass
-        assert s.import_items([Sentence.from_words(["ok"])]) == 1 and s.count() == 4
+        with s.import_together():  # a caller that skips a bad file and goes on
+            s.import_items([Sentence.from_words(["a"])] * 100, source="a.txt")
+            with pytest.raises(ImportFormatError):
+                s.import_items(bad(), source="b.conll", chunk=1)
+            assert s.import_items([Sentence.from_words(["c"], spans=[Span(0, 1, "PER")])],
+                                  source="c.txt") == 1
+        assert s.count() == 104 and "NEW" not in s.label_set()
+        assert [r[0] for r in s._q("SELECT source FROM documents ORDER BY id")][-2:] == [
+            "a.txt", "c.txt"]
+        assert [x.words[0] for x in s.iter_sentences()][-2:] == ["a", "c"]
+        assert s.import_items([Sentence.from_words(["ok"])]) == 1 and s.count() == 105
     with ProjectStore(path, read_only=True) as s, pytest.raises(ReadOnlyProjectError):
         with s.import_together():
             pass

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 MAX_LABEL_LENGTH = 40
-# Letters and digits (any script), and _ - . / : + inside; a letter or digit at each end.
-_INNER = set("_-./:+")
+# Letters and digits (any script), and _ - . / : + & inside; a letter or digit at each end.
+_INNER = set("_-./:+&")
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -27,7 +27,7 @@ def valid_label_name(name: str) -> str | None:
     bad = sorted({c for c in name if not (c.isalnum() or c in _INNER)})
     if bad:
         shown = " ".join("space" if c.isspace() else repr(c) for c in bad[:5])
-        return (f"a label name may use letters, digits and _ - . / : + only (not {shown})")
+        return (f"a label name may use letters, digits and _ - . / : + & only (not {shown})")
     if not (name[0].isalnum() and name[-1].isalnum()):
         return "a label name must start and end with a letter or a digit"
     if name == "O":

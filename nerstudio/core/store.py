@@ -450,8 +450,12 @@ class ProjectStore:
 
     @staticmethod
     def _check_label_name(name: str) -> None:
-        if not name or any(c.isspace() for c in name) or name == "O":
-            raise StoreError(f"invalid label name {name!r}: non-empty, no spaces, not 'O'")
+        """At creation, rename and import: names end up in tags, files and widgets."""
+        from .labels import valid_label_name
+
+        reason = valid_label_name(name)
+        if reason:
+            raise StoreError(f"invalid label name {name!r}: {reason}")
 
     def _add_label(self, name: str, colour: str | None = None) -> int:
         self._check_label_name(name)
@@ -557,10 +561,14 @@ class ProjectStore:
     def _import_items(self, items, source, split, ratios, seed, on_progress, chunk) -> int:
         together = self._together
         if together is not None:  # staged now, copied when import_together's block ends
-            before = together.sentences
-            self._read_import(together, items, source, split, ratios, random.Random(seed),
-                              on_progress, chunk)
-            n = together.sentences - before
+            before = (together.sentences, together.documents, len(together.labels))
+            try:
+                self._read_import(together, items, source, split, ratios, random.Random(seed),
+                                  on_progress, chunk)
+            except BaseException:  # this stream stages nothing, even if the block goes on
+                self._unstage(together, *before)
+                raise
+            n = together.sentences - before[0]
         else:
             # inside a caller's transaction the staging rows join it; otherwise they are
             # committed to the temp tables chunk by chunk (that takes no lock on the project)
@@ -600,6 +608,15 @@ class ProjectStore:
             self._together = None
             with self._sqlite_errors():
                 self._drop_staging()
+
+    def _unstage(self, batch: _ImportBatch, sentences: int, documents: int, labels: int) -> None:
+        """Forget what one failed stream added to ``batch`` (its rows and its new labels)."""
+        conn = self.db.conn
+        conn.execute("DELETE FROM temp.import_spans WHERE sent > ?", (sentences,))
+        conn.execute("DELETE FROM temp.import_sentences WHERE i > ?", (sentences,))
+        conn.execute("DELETE FROM temp.import_documents WHERE i > ?", (documents,))
+        batch.sentences, batch.documents = sentences, documents
+        del batch.labels[labels:]
 
     def _begin_staging(self) -> _ImportBatch:
         for sql in _STAGING:

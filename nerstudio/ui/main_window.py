@@ -19,12 +19,13 @@ import os
 import sqlite3
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow,
-                               QProgressDialog, QPushButton, QScrollArea, QSplitter,
-                               QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QProgressDialog, QPushButton, QScrollArea, QSizePolicy,
+                               QSplitter, QStackedWidget, QTableView, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from ..core.errors import (NerStudioError, ProjectBusyError, ReadOnlyProjectError,
                            StaleEditError, StoreError)
@@ -46,6 +47,34 @@ _span_start = operator.attrgetter("start")
 
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+class _OneLine(QWidget):
+    """Holds a one-line QLabel whose text changes often (the sentence info, on every click)
+    without re-laying out the window. Why: QLabel.setText asks every layout above it to redo
+    itself, and the tab widget up there then repaints the whole window (several ms per click,
+    most of a click's cost on a normal sentence). This widget has a fixed height and no layout,
+    so the request stops here; the label is simply kept as wide as it."""
+
+    def __init__(self, label: QLabel):
+        super().__init__()
+        self.label = label
+        label.setParent(self)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        m = self.label.contentsMargins()
+        self.setFixedHeight(self.label.fontMetrics().height() + m.top() + m.bottom())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.label.setGeometry(self.rect())
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.LayoutRequest:  # the label's font or style may have changed
+            self._fit_height()
+        return super().event(event)
 
 
 class MainWindow(QMainWindow):
@@ -134,7 +163,7 @@ class MainWindow(QMainWindow):
         rv.addWidget(scroll, 1)
         self.sentence_info = QLabel()
         self.sentence_info.setTextFormat(Qt.PlainText)
-        rv.addWidget(self.sentence_info)
+        rv.addWidget(_OneLine(self.sentence_info))  # (see there: rewritten on every click)
         buttons = QHBoxLayout()
         self.done_button = QPushButton("Mark labelled and next  (Enter)")
         self.accept_button = QPushButton("Accept suggestions  (A)")
@@ -431,6 +460,9 @@ class MainWindow(QMainWindow):
         progress.setMinimumDuration(300)
 
         def run(project, model, run_id, *, progress, should_stop, emit):
+            from .playground import import_ml
+
+            import_ml()  # one thread at a time imports torch (a concurrent import half-fails)
             return preannotate(project, Predictor(model), run_id, on_progress=progress,
                                should_stop=should_stop)
 
