@@ -29,7 +29,7 @@ copy    (not in the default kinds) an import through import_together killed 0-0.
         copy transaction began (it says so on stdout): inside the copy or just after the
         commit, the moments a 0-3 s kill of the whole command rarely hits. Checks as import.
 train   (not in the default kinds: it loads torch) ``nerstudio train`` on a small labelled
-        project, SIGKILLed after 0-20 s while an editor (busy_timeout 2 s) edits it. Checks:
+        project, SIGKILLed after 0-30 s while an editor (busy_timeout 2 s) edits it. Checks:
         integrity ok, every logged edit present, ``nerstudio runs`` exits 0 with an empty stderr
         and leaves no run 'running', undo works.
 
@@ -510,10 +510,13 @@ def train_trial(project: Path, work: Path, seed: int, kill_at: float, expected: 
     if runs.returncode != 0 or runs.stderr.strip():
         trial.problems.append(f"runs exited {runs.returncode}: {runs.stderr.strip()[-300:]}")
     else:
-        statuses = Counter(r["status"] for r in json.loads(runs.stdout))
-        if statuses["running"]:
-            trial.problems.append(f"a killed run is still 'running': {dict(statuses)}")
-        trial.stats.update({f"runs {k}": v for k, v in statuses.items()})
+        for r in json.loads(runs.stdout):
+            if r["status"] != "running":
+                continue
+            if (Path(r["folder"]) / "owner.json").exists():
+                trial.problems.append(f"killed run {r['id']} is still 'running'")
+            else:  # runs.py: a run row is written a moment before its owner file
+                trial.stats["run left 'running' for the no-owner-file grace period"] += 1
     with ProjectStore(project, read_only=True) as s:
         runs_after = s.runs()
     if len(runs_after) == runs_before:
@@ -538,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kinds", default="import,edit,two,move",
                    help="also: copy (an import killed inside its copy transaction), train "
                    "(slow: loads torch; kills within 0..--train-kill s)")
-    p.add_argument("--train-kill", type=float, default=20.0)
+    p.add_argument("--train-kill", type=float, default=30.0)
     p.add_argument("--copy-kill", type=float, default=0.4,
                    help="copy trials: kill within 0..this many s after the copy began")
     p.add_argument("--sentences", type=int, default=20000, help="sentences per imported file")

@@ -215,13 +215,17 @@ class ProjectStore:
     ``read_only``: open for reading only (also chosen by itself when the file or its folder is
     not writable); every write then raises :class:`ReadOnlyProjectError`. ``busy_timeout``:
     seconds a write waits for another process's write lock before :class:`ProjectBusyError`;
-    long for background writers and the CLI, short (about 2 s) for the GUI thread."""
+    long for background writers and the CLI, short (about 2 s) for the GUI thread.
+    ``autocheckpoint``: False turns off SQLite's automatic WAL checkpoint on this connection
+    (``PRAGMA wal_autocheckpoint = 0``) for the GUI thread, which must then checkpoint when idle
+    (``session.checkpoint_file``); closing the last connection still checkpoints."""
 
     def __init__(self, path: str | Path, create: bool = False, *, read_only: bool = False,
-                 busy_timeout: float | None = 30.0):
+                 busy_timeout: float | None = 30.0, autocheckpoint: bool = True):
         self.path = Path(path)
         self.origin = uuid.uuid4().hex  # this instance's edits, for undo/redo
         self.busy_timeout = 30.0 if busy_timeout is None else busy_timeout
+        self.autocheckpoint = autocheckpoint
         self._in_sessions = False
         self._together: _ImportBatch | None = None  # import_together() staging, when open
         exists = self.path.exists()
@@ -263,6 +267,11 @@ class ProjectStore:
         self.db.execute("PRAGMA synchronous = NORMAL")
         if migrations.pending(self.db):
             self._migrate()
+        if not self.autocheckpoint:  # (after an upgrade, which checkpoints as usual)
+            # SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1000
+            # pages: on the GUI thread that is inside a click (0.7 s seen on a 50,000-token
+            # sentence). The window checkpoints from a connection of its own when idle instead.
+            self.db.execute("PRAGMA wal_autocheckpoint = 0")
         self.db.execute("PRAGMA foreign_keys = ON")
         self._version_column = "version"
 

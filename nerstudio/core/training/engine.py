@@ -14,6 +14,7 @@ layer's feed-forward part runs on labelled subwords only.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -203,15 +204,34 @@ def _explain(exc: Exception, config: TrainConfig) -> str:
 
 
 def _train(data, config, out, on_event, should_stop, resume):
+    """One run: data and config -> arguments -> trainer -> training -> the run's result."""
     import torch
-    import transformers
-    from transformers import (DataCollatorForTokenClassification, TrainerCallback,
-                              TrainingArguments, set_seed)
+    from transformers import set_seed
 
     from ..quiet import quiet_loaded
 
     quiet_loaded()  # load reports are noise (unless --verbose)
+    data, config = _prepare(data, config, out, resume)
+    device, device_name = pick_device(config.keep_core_free, config.threads)
+    base = resolve_base_model(config.base_model)
+    set_seed(config.seed)
+    tokenizer = load_tokenizer(base)
+    model = load_model(base, data.tags)
+    run = _Run(data, config, out, device, device_name, on_event, should_stop)
+    trainer = _build_trainer(run, model, tokenizer)
+    freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
+    checkpoint = _resume_checkpoint(out) if resume else None
+    started = time.perf_counter()
+    try:
+        output = trainer.train(resume_from_checkpoint=checkpoint)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise TrainingFailed(_explain(exc, config)) from exc
+    return _collect(run, trainer, tokenizer, output, started)
 
+
+def _prepare(data, config, out: Path, resume: bool):
+    """The run's data (its own snapshot on resume; dev held out when there is none) and its
+    config with the "auto" values resolved for that data; both saved beside the run."""
     snapshot = out / "data.json"
     if resume:  # the very data the run started with, whatever the project holds now
         if not snapshot.exists():
@@ -230,24 +250,35 @@ def _train(data, config, out, on_event, should_stop, resume):
     if not resume:
         save_snapshot(data, snapshot)
         (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    return data, config
 
-    device, device_name = pick_device(config.keep_core_free, config.threads)
-    base = resolve_base_model(config.base_model)
-    set_seed(config.seed)
-    tokenizer = load_tokenizer(base)
-    model = load_model(base, data.tags)
-    max_len = min(config.max_length, getattr(model.config, "max_position_embeddings", 512) or 512)
-    tag2id = {t: i for i, t in enumerate(data.tags)}
-    train_feats = encode(data.train, tokenizer, tag2id, max_len, config.label_all_subwords)
-    dev_feats = sorted(encode(data.dev, tokenizer, tag2id, max_len, False),
-                       key=lambda f: len(f["input_ids"]))  # evaluation batched by length
-    dev_masks = [[lab != -100 for lab in f["labels"]] for f in dev_feats]
 
-    precision = _precision(config, device)
-    steps_per_epoch = math.ceil(len(train_feats) / (config.batch_size * config.gradient_accumulation))
-    total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
-    strategy = {"epoch": "epoch", "none": "no"}.get(config.eval_every, "steps")
-    args = TrainingArguments(
+class _Run:
+    """What one run's callback, metrics and result share (instead of closures: a class defined
+    inside a function would keep all of it alive past the run)."""
+
+    def __init__(self, data, config, out, device, device_name, on_event, should_stop):
+        self.data, self.config, self.out = data, config, out
+        self.device, self.device_name = device, device_name
+        self.on_event, self.should_stop = on_event, should_stop
+        self.precision = _precision(config, device)
+        self.details: dict = {}      # per-label scores and confusion of the last evaluation
+        self.per_label: dict = {}    # step -> per-label scores
+        self.tricks: dict = {}
+        self.total = 0
+        self.nan = self.cancelled = False
+        self.t0, self.step0, self.saved = time.perf_counter(), 0, time.monotonic()
+        self.max_len = config.max_length
+
+
+def build_arguments(config: TrainConfig, out: Path, device: str, precision: str,
+                    total: int):
+    """The recipe's TrainingArguments (AdamW, linear schedule, eval/save per epoch, best model by
+    dev F1). Nothing device-specific but the precision flags: a GPU run is the stock recipe."""
+    from transformers import TrainingArguments
+
+    strategy = _strategy(config)
+    return TrainingArguments(
         output_dir=str(out), learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -269,125 +300,207 @@ def _train(data, config, out, on_event, should_stop, resume):
         save_only_model=False, remove_unused_columns=False,
         logging_nan_inf_filter=False,  # a NaN loss must reach on_log to end the run
     )
-    collator = DataCollatorForTokenClassification(
-        tokenizer, pad_to_multiple_of=8 if device == "cuda" else None)
-    details = {}
 
-    def compute_metrics(p):
-        gold, pred = _word_tags(dev_feats, p.label_ids, p.predictions, data.dev, data.tags,
-                                dev_masks)
-        m = entity_metrics(gold, pred)
-        details["per_label"], details["confusion"] = m.pop("per_label"), m.pop("confusion")
-        return m
 
-    state = {"t0": time.perf_counter(), "step0": 0, "nan": False, "cancelled": False,
-             "last_loss": float("nan"), "saved": time.monotonic()}
-    sents_per_step = config.batch_size * config.gradient_accumulation
+def _strategy(config: TrainConfig) -> str:
+    return {"epoch": "epoch", "none": "no"}.get(config.eval_every, "steps")
 
-    class Events(TrainerCallback):
-        def on_train_begin(self, args_, st, control, **kw):
-            state["t0"], state["step0"] = time.perf_counter(), st.global_step
-            on_event(Started(device, device_name, st.max_steps or total, len(data.train),
-                             len(data.dev), precision, config.to_dict()))
 
-        def on_step_end(self, args_, st, control, **kw):
-            if should_stop():
-                state["cancelled"] = True
-                control.should_training_stop = True
-                control.should_save = True  # a checkpoint to resume from
-            minutes = config.checkpoint_minutes
-            if minutes > 0 and time.monotonic() - state["saved"] >= minutes * 60:
-                control.should_save = True  # a kill mid-epoch loses minutes, not the epoch
+def _build_trainer(run: _Run, model, tokenizer):
+    """Encode the data once, apply the CPU speed-ups (never on a GPU), build the Trainer."""
+    from transformers import DataCollatorForTokenClassification
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-        def on_log(self, args_, st, control, logs=None, **kw):
-            logs = logs or {}
-            if "loss" not in logs:
-                return
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                state["nan"] = True
-                control.should_training_stop = True
-                return
-            done = st.global_step - state["step0"]
-            elapsed = max(time.perf_counter() - state["t0"], 1e-6)
-            rate = done * sents_per_step / elapsed
-            eta = (st.max_steps - st.global_step) * elapsed / done if done else float("nan")
-            on_event(Step(st.global_step, st.max_steps, float(st.epoch or 0), loss,
-                          float(logs.get("learning_rate", 0.0)), rate, eta))
-
-        def on_evaluate(self, args_, st, control, metrics=None, **kw):
-            m = metrics or {}
-            state.setdefault("per_label", {})[st.global_step] = dict(details.get("per_label", {}))
-            on_event(Evaluation(st.global_step, float(st.epoch or 0), float(m.get("eval_loss", 0)),
-                                float(m.get("eval_precision", 0)), float(m.get("eval_recall", 0)),
-                                float(m.get("eval_f1", 0)), float(m.get("eval_accuracy", 0)),
-                                dict(details.get("per_label", {})),
-                                dict(details.get("confusion", {}))))
-
-        def on_save(self, args_, st, control, **kw):
-            # the Trainer calls this once the checkpoint is wholly written: mark it complete
-            folder = out / f"checkpoint-{st.global_step}"
-            (folder / COMPLETE_MARKER).write_text(str(st.global_step))
-            state["saved"] = time.monotonic()
-            on_event(CheckpointSaved(st.global_step, str(folder)))
-
-    sparse = _cpu_auto(config.sparse_embeddings, device)
     from .sparse import make_trainer_class  # imports torch: only once a run starts
 
+    config, data = run.config, run.data
+    run.max_len = min(config.max_length,
+                      getattr(model.config, "max_position_embeddings", 512) or 512)
+    tag2id = {t: i for i, t in enumerate(data.tags)}
+    train_feats = encode(data.train, tokenizer, tag2id, run.max_len, config.label_all_subwords)
+    dev_feats = sorted(encode(data.dev, tokenizer, tag2id, run.max_len, False),
+                       key=lambda f: len(f["input_ids"]))  # evaluation batched by length
+    per_epoch = math.ceil(len(train_feats) / (config.batch_size * config.gradient_accumulation))
+    run.total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.epochs)
+    args = build_arguments(config, run.out, run.device, run.precision, run.total)
+    sparse = apply_cpu_tricks(model, config, run.device)
+    trainer = make_trainer_class(sparse, labelled_rows_only=run.device == "cpu")(
+        model=model, args=args, train_dataset=_ListDataset(train_feats),
+        eval_dataset=_ListDataset(dev_feats),
+        data_collator=DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=8 if run.device == "cuda" else None),
+        processing_class=tokenizer, compute_metrics=_Metrics(run, dev_feats),
+        preprocess_logits_for_metrics=_argmax,
+        callbacks=[_events(run), *_early_stopping(config, _strategy(config))])
+    run.tricks = cpu_tricks_in_effect(model, trainer)
+    trainer.remove_callback(PrinterCallback)  # events replace its prints
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def _argmax(logits, labels):
+    return logits.argmax(-1)
+
+
+def apply_cpu_tricks(model, config: TrainConfig, device: str) -> bool:
+    """Sparse word-embedding gradients and pooled dropout masks: CPU speed-ups only. On a GPU
+    the run is the stock recipe; asking for one there ("on") is refused, not ignored (sparse
+    gradients would also be clipped while still scaled under fp16). Returns whether the
+    embeddings are sparse."""
+    if device != "cpu":
+        forced = [k for k in ("sparse_embeddings", "pooled_dropout") if getattr(config, k) == "on"]
+        if forced:
+            raise TrainingFailed(f"{', '.join(forced)} = on is a CPU speed-up; on a {device} "
+                                 "device set it to auto or off")
+        return False
+    sparse = config.sparse_embeddings != "off"
     if sparse:
         model.get_input_embeddings().sparse = True
-    if _cpu_auto(config.pooled_dropout, device):
+    if config.pooled_dropout != "off":
         from .dropout import use_pooled_dropout
 
         use_pooled_dropout(model, config.seed)
-    trainer = make_trainer_class(sparse, labelled_rows_only=device == "cpu")(
-        model=model, args=args, train_dataset=_ListDataset(train_feats),
-        eval_dataset=_ListDataset(dev_feats), data_collator=collator,
-        processing_class=tokenizer, compute_metrics=compute_metrics,
-        preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
-        callbacks=[Events(), *_early_stopping(config, strategy)])
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    return sparse
 
-    freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
 
-    trainer.remove_callback(PrinterCallback)  # events replace its prints
-    trainer.remove_callback(ProgressCallback)
-    started = time.perf_counter()
-    checkpoint = last_checkpoint(out) if resume else None
-    if resume and checkpoint is None:
+def cpu_tricks_in_effect(model, trainer) -> dict:
+    """What the run really uses, read from the objects (a silent fallback shows as False)."""
+    from .dropout import PooledDropout
+
+    return {"sparse_embeddings": bool(getattr(model.get_input_embeddings(), "sparse", False)),
+            "pooled_dropout": any(isinstance(m, PooledDropout) for m in model.modules()),
+            "last_layer_pruning": getattr(trainer, "_pruner", None) is not None}
+
+
+class _Metrics:
+    """compute_metrics: word-level seqeval on the dev set (per-label and confusion kept)."""
+
+    def __init__(self, run: _Run, dev_feats):
+        self.run, self.feats = run, dev_feats
+        self.masks = [[lab != -100 for lab in f["labels"]] for f in dev_feats]
+
+    def __call__(self, p):
+        data = self.run.data
+        gold, pred = _word_tags(self.feats, p.label_ids, p.predictions, data.dev, data.tags,
+                                self.masks)
+        m = entity_metrics(gold, pred)
+        self.run.details["per_label"], self.run.details["confusion"] = \
+            m.pop("per_label"), m.pop("confusion")
+        return m
+
+
+@functools.lru_cache(maxsize=1)
+def _events_class():
+    """The Trainer callback class: typed events out, cancel and timed checkpoints in. Made once
+    per process (transformers is imported lazily); it holds no run data, its instances do."""
+    from transformers import TrainerCallback
+
+    return type("NerstudioEvents", (TrainerCallback,), dict(_EVENT_METHODS))
+
+
+def _events(run: _Run):
+    callback = _events_class()()
+    callback.run = run
+    return callback
+
+
+def _on_train_begin(self, args_, st, control, **kw):
+    r = self.run
+    r.t0, r.step0 = time.perf_counter(), st.global_step
+    r.on_event(Started(r.device, r.device_name, st.max_steps or r.total, len(r.data.train),
+                       len(r.data.dev), r.precision, r.config.to_dict(), dict(r.tricks)))
+
+
+def _on_step_end(self, args_, st, control, **kw):
+    r = self.run
+    if r.should_stop():
+        r.cancelled = True
+        control.should_training_stop = True
+        control.should_save = True  # a checkpoint to resume from
+    minutes = r.config.checkpoint_minutes
+    if minutes > 0 and time.monotonic() - r.saved >= minutes * 60:
+        control.should_save = True  # a kill mid-epoch loses minutes, not the epoch
+
+
+def _on_log(self, args_, st, control, logs=None, **kw):
+    r = self.run
+    logs = logs or {}
+    if "loss" not in logs:
+        return
+    loss = float(logs["loss"])
+    if not math.isfinite(loss):
+        r.nan = True
+        control.should_training_stop = True
+        return
+    done = st.global_step - r.step0
+    elapsed = max(time.perf_counter() - r.t0, 1e-6)
+    rate = done * r.config.batch_size * r.config.gradient_accumulation / elapsed
+    eta = (st.max_steps - st.global_step) * elapsed / done if done else float("nan")
+    r.on_event(Step(st.global_step, st.max_steps, float(st.epoch or 0), loss,
+                    float(logs.get("learning_rate", 0.0)), rate, eta))
+
+
+def _on_evaluate(self, args_, st, control, metrics=None, **kw):
+    r, m = self.run, metrics or {}
+    r.per_label[st.global_step] = dict(r.details.get("per_label", {}))
+    r.on_event(Evaluation(st.global_step, float(st.epoch or 0), float(m.get("eval_loss", 0)),
+                          float(m.get("eval_precision", 0)), float(m.get("eval_recall", 0)),
+                          float(m.get("eval_f1", 0)), float(m.get("eval_accuracy", 0)),
+                          dict(r.details.get("per_label", {})),
+                          dict(r.details.get("confusion", {}))))
+
+
+def _on_save(self, args_, st, control, **kw):
+    # the Trainer calls this once the checkpoint is wholly written: mark it complete
+    r = self.run
+    folder = r.out / f"checkpoint-{st.global_step}"
+    (folder / COMPLETE_MARKER).write_text(str(st.global_step))
+    r.saved = time.monotonic()
+    r.on_event(CheckpointSaved(st.global_step, str(folder)))
+
+
+_EVENT_METHODS = {"on_train_begin": _on_train_begin, "on_step_end": _on_step_end,
+                  "on_log": _on_log, "on_evaluate": _on_evaluate, "on_save": _on_save}
+
+
+def _resume_checkpoint(out: Path) -> str:
+    checkpoint = last_checkpoint(out)
+    if checkpoint is None:
         raise TrainingFailed(f"{out}: no complete checkpoint to resume from (stopped before the "
                              "first one was saved); start a new run")
-    if resume:
-        drop_incomplete_checkpoints(out)
-    try:
-        output = trainer.train(resume_from_checkpoint=checkpoint)
-    except torch.cuda.OutOfMemoryError as exc:
-        raise TrainingFailed(_explain(exc, config)) from exc
+    drop_incomplete_checkpoints(out)
+    return checkpoint
+
+
+def _collect(run: _Run, trainer, tokenizer, output, started: float):
+    """After trainer.train(): Cancelled, or the saved model (+ card) and Finished."""
+    config, data = run.config, run.data
     train_s = float(output.metrics.get("train_runtime", time.perf_counter() - started))
-    if state["nan"]:
+    if run.nan:
         raise TrainingFailed("the loss became NaN: the learning rate is probably too high "
                              f"({config.learning_rate:g}); try a lower one")
     evals = [h for h in trainer.state.log_history if "eval_f1" in h]
     best = max(evals, key=lambda h: h["eval_f1"]) if evals else {}
     best_metrics = {k[5:]: v for k, v in best.items() if k.startswith("eval_")}
-    if state["cancelled"]:
+    if run.cancelled:
         event = Cancelled(trainer.state.global_step, trainer.state.best_model_checkpoint,
                           best_metrics)
-        on_event(event)
+        run.on_event(event)
         return event
-    model_dir = out / "model"
+    model_dir = run.out / "model"
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
     (model_dir / "nerstudio.json").write_text(json.dumps(
         {"base_model": config.base_model, "tags": data.tags,
-         "max_length": max_len, "best_metrics": best_metrics}, indent=2))
-    final = {k[5:]: v for k, v in (evals[-1] if evals else {}).items() if k.startswith("eval_")}
+         "max_length": run.max_len, "best_metrics": best_metrics}, indent=2))
+    last = evals[-1] if evals else {}
+    final = {k[5:]: v for k, v in last.items() if k.startswith("eval_")}
+    shown = best if config.keep_best else last
     _write_card(model_dir, config, data, best_metrics if config.keep_best else final,
-                state.get("per_label", {}).get((best if config.keep_best else
-                                                (evals[-1] if evals else {})).get("step")))
+                run.per_label.get(shown.get("step")))
     event = Finished(str(model_dir), trainer.state.best_model_checkpoint, best_metrics, final,
                      time.perf_counter() - started, train_s, trainer.state.global_step)
-    on_event(event)
+    run.on_event(event)
     return event
 
 
@@ -410,11 +523,6 @@ def _early_stopping(config: TrainConfig, strategy: str) -> list:
     from transformers import EarlyStoppingCallback
 
     return [EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
-
-
-def _cpu_auto(knob: str, device: str) -> bool:
-    """An auto / on / off speed knob that "auto" turns on for CPU training only."""
-    return knob == "on" or (knob == "auto" and device == "cpu")
 
 
 def _precision(config: TrainConfig, device: str) -> str:

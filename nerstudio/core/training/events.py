@@ -14,6 +14,7 @@ class Started:
     dev_sentences: int
     precision: str         # "fp32", "bf16" or "fp16"
     config: dict = field(default_factory=dict)  # the run's config, "auto" values resolved
+    cpu_tricks: dict = field(default_factory=dict)  # speed-up -> really in effect (CPU only)
 
 
 @dataclass(frozen=True)
