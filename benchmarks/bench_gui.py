@@ -5,7 +5,8 @@ Targets (issue 5): the first sentence is shown < 1 s after opening; a click-to-l
 committed and the sentence repainted in < 10 ms at the 99th percentile. Issue 13 item 5: a
 5,000-token sentence is shown (selected in the list until the editor has painted) in < 200 ms,
 a 50,000-token one in < 1 s; a click on the 5,000-token one should feel instant too (aim: p50
-< 50 ms to the repaint). Every "shown" figure waits for the editor's paint event.
+< 50 ms to the repaint). Every "shown" figure waits for the editor's paint event. Last, the
+first Train tab (built on first use, after the start-up warm-up) to its paint.
 """
 import os
 import random
@@ -221,16 +222,21 @@ def run():
     window.show()
     shown = until_painted(app, watcher, 0) and window.editor.sentence is not None
     open_s = time.perf_counter() - t0
-    warm = getattr(getattr(window, "train_view", None), "_warm", None)
-    if warm is not None and warm.thread.isRunning():  # let the start-up warm-up (torch) finish
-        loop = QEventLoop()
-        warm.finished.connect(loop.quit)
-        loop.exec()
+    # the start-up warm-up (torch imported on a worker thread, which the window starts shortly
+    # after it shows) ends before the clicks are timed; asking for it starts it now if not yet
+    window.warm_up()
+    while not window.warmed:
+        app.processEvents(QEventLoop.WaitForMoreEvents)
 
     rng = random.Random(0)
     commit, painted = click_latencies(app, window, watcher, rng, 400, reselect_every=20)
     long = time_long_sentences(app, window, watcher, long_path, long_ids, rng)
     alone = editor_alone(app, data, rng)
+    t = time.perf_counter()
+    window.show_training()  # the Train view is built on first use
+    train_watcher = paint_watcher(window.train_view)
+    until_painted(app, train_watcher, 0)
+    first_train = (time.perf_counter() - t) * 1000
 
     print(f"project: {total} sentences; load average at start {load0}, at the end "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
@@ -249,6 +255,7 @@ def run():
     for n, (shown_ms, p) in alone.items():
         print(f"  editor alone, {n} tokens: set_sentence to painted {shown_ms:.0f} ms; click to "
               f"repaint p50 {p[0]:.1f} ms, p99 {p[1]:.1f} ms")
+    print(f"first Train tab (built on first use) to painted: {first_train:.0f} ms")
     window.close()
 
 

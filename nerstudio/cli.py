@@ -358,7 +358,7 @@ def cmd_train(a) -> int:
         if stop["asked"]:
             raise KeyboardInterrupt
         stop["asked"] = True
-        tqdm.write("cancelling at the next step (Ctrl+C again to abort)...")
+        tqdm.write("cancelling at the next step (Ctrl+C again to abort)...", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = tqdm(unit="step", disable=None, dynamic_ncols=True)
@@ -367,16 +367,16 @@ def cmd_train(a) -> int:
         if isinstance(e, Started):
             bar.reset(total=e.total_steps)
             tqdm.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
-                       f"{e.dev_sentences} dev sentences, {e.total_steps} steps")
+                       f"{e.dev_sentences} dev sentences, {e.total_steps} steps", file=sys.stderr)
             if e.config:
-                tqdm.write(describe_schedule(e.config, auto))
+                tqdm.write(describe_schedule(e.config, auto), file=sys.stderr)
         elif isinstance(e, Step):
             bar.update(e.step - bar.n)
             bar.set_postfix(loss=f"{e.loss:.3f}", epoch=f"{e.epoch:.2f}",
                             sent_s=f"{e.sentences_per_s:.0f}")
         elif isinstance(e, Evaluation):
             tqdm.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
-                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
+                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}", file=sys.stderr)
 
     config = _config_from_args(a)
     auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored

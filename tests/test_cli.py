@@ -100,3 +100,21 @@ def test_train_help_names_checkpoint_minutes():
     out = subprocess.run([sys.executable, "-m", "nerstudio", "train", "--help"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "--checkpoint-minutes" in out.stdout
+
+
+def test_train_as_a_subprocess_prints_the_schedule_and_the_stored_duration(tmp_path, tiny_bert):
+    """Not a terminal: plain lines, the auto schedule before the first step, and a final JSON
+    whose duration is the one stored with the run, with sentences per second."""
+    data = tmp_path / "train.txt"
+    data.write_text("\n\n".join(["angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O"] * 12))
+    proj = tmp_path / "p.nerproj"
+    assert run("init", proj) == 0 and run("import", proj, data, "--split", "train") == 0
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "train", str(proj), "--base-model",
+                          str(tiny_bert), "--max-length", "64", "--epochs", "2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "schedule: batch 4 (auto), lr 0.0001 (auto), epochs 2.0," in out.stderr
+    result = json.loads(out.stdout[out.stdout.index("{"):])
+    assert result["sentences_per_s"] > 0
+    with ProjectStore(proj) as s:
+        assert s.run(1)["duration_s"] == result["duration_s"]

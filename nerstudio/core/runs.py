@@ -227,6 +227,7 @@ class _Recorder:
 def _finish(store: ProjectStore, run_id: int, event, seconds: float, best_f1) -> None:
     fields = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "duration_s": seconds}
     if isinstance(event, Finished):
+        fields["duration_s"] = event.duration_s  # the figure the CLI printed, not a second clock
         scores = [f for f in (best_f1, event.best_metrics.get("f1")) if f is not None]
         fields.update(status="finished", best_checkpoint=event.best_checkpoint,
                       final_metrics=event.final_metrics, best_metrics=event.best_metrics,

@@ -10,12 +10,35 @@ call ``notify_*``.
 from __future__ import annotations
 
 import inspect
+import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from urllib.request import pathname2url
 
 from .errors import StoreError
 from .labels import valid_colour, valid_label_name
 from .store import ProjectStore
+
+# The GUI's store does not checkpoint inside its commits (``autocheckpoint=False``); the window
+# checkpoints when idle, and at once when the -wal file has grown past this many bytes.
+WAL_CHECKPOINT_BYTES = 16 * 2**20
+
+
+def checkpoint_file(path: str | Path, busy_timeout: float = 5.0, **_worker) -> tuple:
+    """A PASSIVE WAL checkpoint of the project file ``path``, from a connection of its own (run
+    it on a worker thread): it copies what it can of the -wal file into the project file and
+    takes no write lock, so it never blocks a writer (the GUI's next click just appends to the
+    WAL meanwhile). Returns SQLite's row (busy, frames in the WAL, frames checkpointed): every
+    frame was copied when the last two are equal, and the next write then starts the WAL over.
+    ``**_worker``: the progress/should_stop/emit a Worker passes (unused)."""
+    uri = "file:" + pathname2url(str(Path(path).absolute())) + "?mode=rw"  # never creates a file
+    con = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
+                          check_same_thread=False)
+    try:
+        return tuple(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+    finally:
+        con.close()
 
 
 class Event:
@@ -52,7 +75,8 @@ class ProjectSession:
       active label) can follow it.
 
     ``poll()`` (call it on a timer) emits the same events when another process or connection
-    committed to the file.
+    committed to the file. ``written()`` fires after each of this session's own writes (the
+    window checkpoints the WAL once they have stopped for a while).
     """
 
     def __init__(self, store: ProjectStore):
@@ -63,6 +87,7 @@ class ProjectSession:
         self.sentences_changed = Event("sentences_changed")
         self.runs_changed = Event("runs_changed")
         self.active_model_changed = Event("active_model_changed")
+        self.written = Event("written")
         self._own_writes = False
         self._data_version = self.data_version()
         self._signature = None
@@ -71,10 +96,14 @@ class ProjectSession:
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False,
-             busy_timeout: float | None = None) -> "ProjectSession":
-        """Open ``path``. ``read_only`` and ``busy_timeout`` (seconds) are passed on to the store
-        when it supports them (the GUI opens with a short busy timeout so a click never hangs)."""
-        kw = {"read_only": read_only or None, "busy_timeout": busy_timeout}
+             busy_timeout: float | None = None,
+             autocheckpoint: bool | None = None) -> "ProjectSession":
+        """Open ``path``. ``read_only``, ``busy_timeout`` (seconds) and ``autocheckpoint`` are
+        passed on to the store when it supports them (the GUI opens with a short busy timeout so
+        a click never hangs, and without SQLite's automatic checkpoint, which would run inside a
+        click: it checkpoints with :func:`checkpoint_file` when idle)."""
+        kw = {"read_only": read_only or None, "busy_timeout": busy_timeout,
+              "autocheckpoint": autocheckpoint}
         return cls(ProjectStore(path, **_supported(ProjectStore, kw)))
 
     @property
@@ -87,6 +116,13 @@ class ProjectSession:
 
     def close(self) -> None:
         self.store.close()
+
+    def wal_bytes(self) -> int:
+        """The size of the project's -wal file (0 when there is none)."""
+        try:
+            return os.stat(f"{self.store.path}-wal").st_size
+        except OSError:
+            return 0
 
     # -- labels -----------------------------------------------------------------------------------
     @staticmethod
@@ -213,6 +249,7 @@ class ProjectSession:
         """Our own commits do not change data_version; the next poll re-reads the signature so it
         does not mistake them for another process's (done there, not on the click's path)."""
         self._own_writes = True
+        self.written.emit()
 
     def _note_signature(self) -> None:
         try:

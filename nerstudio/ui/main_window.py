@@ -10,7 +10,14 @@ pre-annotation) runs on a :class:`Worker` thread with its own store connection.
 
 Annotation keys are QActions on the sentence list and the editor pane (shortcut context
 ``WidgetWithChildrenShortcut``): they fire only while focus is there, never in the search box,
-the filter boxes or another tab, and they are enabled and disabled as one group."""
+the filter boxes or another tab, and they are enabled and disabled as one group.
+
+Start-up: the Train view (pyqtgraph, most of the window's build time) is built the first time its
+tab is shown or anything asks for ``window.train_view``; torch is imported on a worker thread
+shortly after the window shows (``warm_up``), so the first Train click does not wait for it.
+The session's store runs no WAL checkpoint inside a click (``autocheckpoint=False``): the window
+checkpoints from a worker thread once edits have stopped for CHECKPOINT_IDLE_MS, or at once when
+the -wal file passes WAL_CHECKPOINT_BYTES."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +36,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QFile
 
 from ..core.errors import (NerStudioError, ProjectBusyError, ReadOnlyProjectError,
                            StaleEditError, StoreError)
-from ..core.session import ProjectSession
+from ..core.heap import freeze_heap
+from ..core.session import WAL_CHECKPOINT_BYTES, ProjectSession, checkpoint_file
 from ..core.store import ProjectStore
 from .import_dialog import ExportDialog, ImportDialog, run_export, run_import
 from .label_manager import LabelManager
@@ -42,11 +50,21 @@ ALL = "(all)"
 MAX_RECENT = 8
 BUSY_TIMEOUT_S = 2.0   # a click waits at most this long for another process's write lock
 POLL_MS = 1000         # how often another process's commits are looked for
+CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed once edits have stopped this long
+WARM_UP_DELAY_MS = 300     # torch is imported (on a worker thread) this long after the window shows
 _span_start = operator.attrgetter("start")
 
 
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _warm_up(**_kw) -> None:
+    """Worker function: import what a training run or a prediction needs (seconds; C extensions
+    hold the GIL while they load), so neither waits for it later."""
+    from .playground import import_ml
+
+    import_ml(training=True)
 
 
 class _OneLine(QWidget):
@@ -93,12 +111,23 @@ class MainWindow(QMainWindow):
         self._replaced: dict[str, str | None] = {}  # label renames/merges/deletes not yet applied
         self.workers: list[Worker] = []
         self._shortcut_sheet = None
+        self._train_view = None            # built on first use (see the train_view property)
+        self._warm: Worker | None = None   # the start-up import of torch (warm_up)
+        self.warmed = False                # ... has finished (or failed)
+        self._checkpointer: Worker | None = None  # the last WAL checkpoint's worker
+        self._checkpointing = False        # ... is running
+        self._checkpoint_again = False     # writes came while it ran
+        self.last_checkpoint = None        # SQLite's (busy, log, checkpointed) of the last one
         self.setWindowTitle("nerstudio")
         self.resize(1200, 750)
         self._build()
         self._build_menus()
         self._poll_timer = QTimer(self, interval=POLL_MS)
         self._poll_timer.timeout.connect(self.poll_file)
+        self._checkpoint_timer = QTimer(self, singleShot=True, interval=CHECKPOINT_IDLE_MS)
+        self._checkpoint_timer.timeout.connect(self.checkpoint)
+        self._warm_timer = QTimer(self, singleShot=True, interval=WARM_UP_DELAY_MS)
+        self._warm_timer.timeout.connect(self.warm_up)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -177,16 +206,16 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(right)
         self.splitter.setSizes([450, 750])
         from .playground import Playground
-        from .train_view import TrainView
 
-        self.train_view = TrainView(self)
-        self.playground = Playground(self)
-        self.train_view.run_finished.connect(lambda _id: self.load_active_model())
+        self.playground = Playground(self)  # cheap (a few ms): built now
+        # the Train view is not: a placeholder page until it is first shown or asked for
+        self._train_placeholder = QWidget()
+        self._train_placeholder.setObjectName("train-placeholder")
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Annotate")
-        self.tabs.addTab(self.train_view, "Train")
+        self.tabs.addTab(self._train_placeholder, "Train")
         self.tabs.addTab(self.playground, "Playground")
-        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.welcome = self._build_welcome()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
@@ -206,6 +235,57 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self, singleShot=True, interval=150)
         self._status_timer.timeout.connect(self._update_status_now)
         self._build_annotate_actions()
+
+    @property
+    def train_view(self):
+        """The Train view, built on first use: the first time its tab is shown or anything asks
+        for it. It takes the placeholder's place in the tabs and follows the current session."""
+        if self._train_view is None:
+            from .train_view import TrainView
+
+            view = self._train_view = TrainView(self)
+            view.run_finished.connect(lambda _id: self.load_active_model())
+            index = self.tabs.indexOf(self._train_placeholder)
+            current = self.tabs.currentIndex() == index
+            blocked = self.tabs.blockSignals(True)  # the same tab stays current: no news
+            try:
+                self.tabs.insertTab(index, view, "Train")
+                if current:
+                    self.tabs.setCurrentIndex(index)
+                self.tabs.removeTab(index + 1)
+            finally:
+                self.tabs.blockSignals(blocked)
+            self._train_placeholder.deleteLater()
+            self._train_placeholder = None
+            if self.session is not None:
+                view.set_session(self.session)
+        return self._train_view
+
+    def _tab_changed(self, index: int) -> None:
+        if self._train_view is None and self.tabs.widget(index) is self._train_placeholder:
+            self.train_view  # noqa: B018 - builds it, in the placeholder's place
+        self._update_actions()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._warm is None and not self._warm_timer.isActive():
+            self._warm_timer.start()  # once the window has painted, not on its way up
+
+    def warm_up(self) -> Worker:
+        """Import torch on a worker thread (started once, shortly after the window shows; now
+        when called): the GUI thread never imports it, and the first Train click or prediction
+        does not wait for it. Then freeze the heap (torch's objects leave the GC's scans)."""
+        self._warm_timer.stop()
+        if self._warm is None:
+            self._warm = Worker(_warm_up)
+            self._warm.finished.connect(lambda _r: self._warmed_up())
+            self._warm.failed.connect(lambda _r: self._warmed_up())
+            self._warm.start()
+        return self._warm
+
+    def _warmed_up(self) -> None:
+        self.warmed = True
+        freeze_heap()
 
     def _build_welcome(self) -> QWidget:
         """What an empty window shows: what to do next, with buttons that do it."""
@@ -356,7 +436,7 @@ class MainWindow(QMainWindow):
         try:
             try:
                 session = ProjectSession.open(path, read_only=read_only,
-                                              busy_timeout=BUSY_TIMEOUT_S)
+                                              busy_timeout=BUSY_TIMEOUT_S, autocheckpoint=False)
             except ReadOnlyProjectError:
                 read_only = True
                 session = ProjectSession.open(path, read_only=True, busy_timeout=BUSY_TIMEOUT_S)
@@ -371,6 +451,7 @@ class MainWindow(QMainWindow):
         session.sentence_changed.connect(self._sentence_changed)
         session.sentences_changed.connect(self._sentences_changed)
         session.active_model_changed.connect(lambda _run: self.load_active_model())
+        session.written.connect(self._wrote)
         self.model = SentenceListModel(session.store, self)
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
@@ -398,18 +479,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Opened read-only: editing is switched off", 8000)
 
     def _give_views_the_session(self, session) -> None:
-        """The Train and Playground views follow the session's events themselves."""
-        for view in (self.train_view, self.playground):
-            if hasattr(view, "set_session"):
+        """The Train and Playground views follow the session's events themselves (a Train view
+        not built yet gets the session when it is)."""
+        for view in (self._train_view, self.playground):
+            if view is not None:
                 view.set_session(session)
-        if session is not None and not hasattr(self.train_view, "set_session"):
-            self.train_view.refresh_runs()
         self.session_changed.emit(session)
 
     def _close_session(self) -> None:
         if self.session is None:
             return
         self._poll_timer.stop()
+        self._checkpoint_timer.stop()  # closing the store checkpoints (the last connection)
         old, self.session = self.session, None
         self.model = None
         self.table.setModel(None)
@@ -716,10 +797,47 @@ class MainWindow(QMainWindow):
         except (NerStudioError, sqlite3.Error, TypeError, IndexError):
             return False
 
+    # -- WAL checkpoints ------------------------------------------------------------------------
+    def _wrote(self) -> None:
+        """``written``: checkpoint once the edits stop, or now when the WAL has grown large."""
+        if self.session is None or self.read_only:
+            return
+        if self.session.wal_bytes() > WAL_CHECKPOINT_BYTES:
+            self.checkpoint()
+        else:
+            self._checkpoint_timer.start()  # (re)started: fires CHECKPOINT_IDLE_MS after the last
+
+    def checkpoint(self) -> Worker | None:
+        """A PASSIVE checkpoint of the open project on a worker thread, with a connection of
+        its own: it takes no lock a click needs (the GUI's store has SQLite's automatic one
+        switched off, see ProjectStore ``autocheckpoint``). One at a time."""
+        self._checkpoint_timer.stop()
+        if self.session is None or self.read_only:
+            return None
+        if self._checkpointing:
+            self._checkpoint_again = True  # writes during this one: another when it ends
+            return None
+        self._checkpointing = True
+        # (kept referenced after it ends: it must not be freed while it emits)
+        worker = self._checkpointer = Worker(checkpoint_file, str(self.store.path))
+        worker.finished.connect(self._checkpointed)
+        worker.failed.connect(lambda _reason: self._checkpointed(None))
+        return worker.start()
+
+    def _checkpointed(self, result) -> None:
+        self._checkpointing = False
+        self.last_checkpoint = result
+        if self._checkpoint_again and self.session is not None:
+            self._checkpoint_again = False
+            self._checkpoint_timer.start()
+
     def poll_file(self) -> bool:
         """The timer: pick up commits from another window or process (the session emits)."""
         if self.session is None:
             return False
+        if not self.read_only and not self._checkpointing and \
+                self.session.wal_bytes() > WAL_CHECKPOINT_BYTES:
+            self.checkpoint()  # grown by writes that did not come through the session
         try:
             return self.session.poll()
         except (NerStudioError, sqlite3.Error):
@@ -989,12 +1107,15 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self._poll_timer.stop()
-        if self.train_view.worker is not None:
-            self.train_view.worker.cancel()
-            self.train_view.worker.wait(60000)
-        warm = getattr(self.train_view, "_warm", None)
-        if warm is not None:
-            warm.wait(60000)
+        self._warm_timer.stop()
+        self._checkpoint_timer.stop()
+        view = self._train_view  # (not built: nothing of it to stop)
+        if view is not None and view.worker is not None:
+            view.worker.cancel()
+            view.worker.wait(60000)
+        for warm in (getattr(view, "_warm", None), self._warm, self._checkpointer):
+            if warm is not None:
+                warm.wait(60000)
         for w in list(self.workers) + list(getattr(self.playground, "_workers", [])):
             w.cancel()
             w.wait(5000)

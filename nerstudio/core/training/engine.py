@@ -211,6 +211,7 @@ def _train(data, config, out, on_event, should_stop, resume):
     from ..quiet import quiet_loaded
 
     quiet_loaded()  # load reports are noise (unless --verbose)
+    begun = time.perf_counter()  # the run's duration: loading and saving included
     data, config = _prepare(data, config, out, resume)
     device, device_name = pick_device(config.keep_core_free, config.threads)
     base = resolve_base_model(config.base_model)
@@ -221,12 +222,11 @@ def _train(data, config, out, on_event, should_stop, resume):
     trainer = _build_trainer(run, model, tokenizer)
     freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
     checkpoint = _resume_checkpoint(out) if resume else None
-    started = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=checkpoint)
     except torch.cuda.OutOfMemoryError as exc:
         raise TrainingFailed(_explain(exc, config)) from exc
-    return _collect(run, trainer, tokenizer, output, started)
+    return _collect(run, trainer, tokenizer, output, begun)
 
 
 def _prepare(data, config, out: Path, resume: bool):
@@ -314,11 +314,13 @@ def _build_trainer(run: _Run, model, tokenizer):
     from .sparse import make_trainer_class  # imports torch: only once a run starts
 
     config, data = run.config, run.data
-    run.max_len = min(config.max_length,
-                      getattr(model.config, "max_position_embeddings", 512) or 512)
+    limit = min(512, getattr(model.config, "max_position_embeddings", 512) or 512)
+    run.max_len = min(config.max_length, limit)
     tag2id = {t: i for i, t in enumerate(data.tags)}
     train_feats = encode(data.train, tokenizer, tag2id, run.max_len, config.label_all_subwords)
-    dev_feats = sorted(encode(data.dev, tokenizer, tag2id, run.max_len, False),
+    # dev is scored as the Predictor will use the saved model: whole sentences up to the model's
+    # limit (512), not the training pieces, so the reported dev F1 is the saved model's
+    dev_feats = sorted(encode(data.dev, tokenizer, tag2id, limit, False),
                        key=lambda f: len(f["input_ids"]))  # evaluation batched by length
     per_epoch = math.ceil(len(train_feats) / (config.batch_size * config.gradient_accumulation))
     run.total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.epochs)
@@ -472,10 +474,10 @@ def _resume_checkpoint(out: Path) -> str:
     return checkpoint
 
 
-def _collect(run: _Run, trainer, tokenizer, output, started: float):
+def _collect(run: _Run, trainer, tokenizer, output, begun: float):
     """After trainer.train(): Cancelled, or the saved model (+ card) and Finished."""
     config, data = run.config, run.data
-    train_s = float(output.metrics.get("train_runtime", time.perf_counter() - started))
+    train_s = float(output.metrics.get("train_runtime", time.perf_counter() - begun))
     if run.nan:
         raise TrainingFailed("the loss became NaN: the learning rate is probably too high "
                              f"({config.learning_rate:g}); try a lower one")
@@ -498,8 +500,11 @@ def _collect(run: _Run, trainer, tokenizer, output, started: float):
     shown = best if config.keep_best else last
     _write_card(model_dir, config, data, best_metrics if config.keep_best else final,
                 run.per_label.get(shown.get("step")))
+    steps = trainer.state.global_step - run.step0  # this session's steps (a resume: its own)
+    rate = steps * config.batch_size * config.gradient_accumulation / max(train_s, 1e-9)
     event = Finished(str(model_dir), trainer.state.best_model_checkpoint, best_metrics, final,
-                     time.perf_counter() - started, train_s, trainer.state.global_step)
+                     time.perf_counter() - begun, train_s, trainer.state.global_step,
+                     round(rate, 2))
     run.on_event(event)
     return event
 

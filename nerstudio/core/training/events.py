@@ -56,6 +56,7 @@ class Finished:
     duration_s: float      # the whole run, model loading and saving included
     train_s: float = 0.0   # the Trainer's training loop alone (what benchmarks compare)
     steps: int = 0
+    sentences_per_s: float = 0.0  # training sentences (batch x accumulation x steps) / train_s
 
 
 @dataclass(frozen=True)
