@@ -196,7 +196,7 @@ def main():
 
 
 def run():
-    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from nerstudio.core.formats import import_file
@@ -226,7 +226,8 @@ def run():
     # after it shows) ends before the clicks are timed; asking for it starts it now if not yet
     window.warm_up()
     while not window.warmed:
-        app.processEvents(QEventLoop.WaitForMoreEvents)
+        app.processEvents()
+        time.sleep(0.005)
 
     rng = random.Random(0)
     commit, painted = click_latencies(app, window, watcher, rng, 400, reselect_every=20)

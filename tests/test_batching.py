@@ -55,7 +55,7 @@ def test_the_trainer_draws_its_batches_from_it(tiny_bert, tmp_path):
                               DataCollatorForTokenClassification, TrainingArguments)
 
     from nerstudio.core.training.engine import _ListDataset
-    from nerstudio.core.training.sparse import make_trainer_class
+    from nerstudio.core.training.trainer import make_trainer_class
 
     tok = AutoTokenizer.from_pretrained(tiny_bert)
     model = AutoModelForTokenClassification.from_pretrained(tiny_bert, num_labels=3)

@@ -80,7 +80,7 @@ def test_the_trainer_prunes_while_training(tiny_bert, tmp_path):
     from transformers import AutoTokenizer, DataCollatorForTokenClassification, TrainingArguments
 
     from nerstudio.core.training.engine import _ListDataset
-    from nerstudio.core.training.sparse import make_trainer_class
+    from nerstudio.core.training.trainer import make_trainer_class
 
     model = _model(tiny_bert)
     rows = []

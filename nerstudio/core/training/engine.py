@@ -311,7 +311,7 @@ def _build_trainer(run: _Run, model, tokenizer):
     from transformers import DataCollatorForTokenClassification
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from .sparse import make_trainer_class  # imports torch: only once a run starts
+    from .trainer import make_trainer_class  # imports torch: only once a run starts
 
     config, data = run.config, run.data
     limit = min(512, getattr(model.config, "max_position_embeddings", 512) or 512)
