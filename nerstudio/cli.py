@@ -148,7 +148,7 @@ def cmd_import(a) -> int:
     with _open(a.project) as store, tqdm(unit=" sentences", desc="importing", leave=False,
                                          disable=None) as bar:
         before, done = store.count(), 0
-        with store.transaction():
+        with store.import_together():  # files parsed without the lock, copied at once
             for f in a.files:
                 bar.set_postfix_str(Path(f).name)
                 done += import_file(store, f, a.format, split=a.split, ratios=a.split_ratio,

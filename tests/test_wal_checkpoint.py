@@ -191,3 +191,11 @@ def test_the_window_checkpoints_at_once_when_the_wal_is_large(project, qtbot, tm
     qtbot.waitUntil(lambda: window.last_checkpoint is not None, timeout=20000)
     assert window.last_checkpoint[0] == 0
     window.close()
+
+
+def test_checkpointing_a_missing_file_says_so_and_creates_nothing(tmp_path):
+    from nerstudio.core.errors import StoreError
+
+    with pytest.raises(StoreError):
+        checkpoint_file(tmp_path / "gone.nerproj")
+    assert not (tmp_path / "gone.nerproj").exists()

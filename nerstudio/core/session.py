@@ -31,14 +31,17 @@ def checkpoint_file(path: str | Path, busy_timeout: float = 5.0, **_worker) -> t
     takes no write lock, so it never blocks a writer (the GUI's next click just appends to the
     WAL meanwhile). Returns SQLite's row (busy, frames in the WAL, frames checkpointed): every
     frame was copied when the last two are equal, and the next write then starts the WAL over.
-    ``**_worker``: the progress/should_stop/emit a Worker passes (unused)."""
+    ``**_worker``: the progress/should_stop/emit a Worker passes (unused). A file that cannot be
+    opened (moved, deleted) raises StoreError."""
     uri = "file:" + pathname2url(str(Path(path).absolute())) + "?mode=rw"  # never creates a file
-    con = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
-                          check_same_thread=False)
     try:
-        return tuple(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
-    finally:
-        con.close()
+        con = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+        try:
+            return tuple(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot checkpoint ({exc})") from exc
 
 
 class Event:
