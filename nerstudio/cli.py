@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "named-entity recognition models. Without a command, opens the app.")
     p.add_argument("--version", action="version", version=f"nerstudio {__version__}")
     p.add_argument("--self-test", action="store_true", help="check the installation and exit")
+    p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                   help="how long a write waits while another nerstudio process (the app, a "
+                        "training run, an import) writes to the project (default: 30)")
     p.add_argument("--verbose", action="store_true",
                    help="let the libraries (transformers, datasets, Qt) print their own progress "
                         "bars and warnings")
@@ -119,10 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+WAIT = {"seconds": 30.0}  # --wait: how long a write waits for another process's lock
+
+
 def _open(path: str):
     from .core.store import ProjectStore
 
-    return ProjectStore(path)
+    return ProjectStore(path, busy_timeout=WAIT["seconds"])
 
 
 def cmd_init(a) -> int:
@@ -432,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     from .core.quiet import quiet_libraries
 
     quiet_libraries(args.verbose)  # nerstudio's own progress, not the libraries' bars
+    WAIT["seconds"] = max(0.0, args.wait)
     try:
         if args.self_test:
             from .selftest import self_test

@@ -235,7 +235,7 @@ def test_locked_project_is_one_line(project, tmp_path):
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        out = cli("import", project, tmp_path / "raw.txt")
+        out = cli("--wait", "1", "import", project, tmp_path / "raw.txt")
         line = one_line_error(out)
         assert "locked" in line or "busy" in line or "project" in line
     finally:
