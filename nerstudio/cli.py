@@ -434,6 +434,9 @@ COMMANDS.update({"evaluate": _cli_eval("cmd_evaluate"), "train-curve": _cli_eval
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and argv[0] != "gui":
+        argv = ["gui", *argv]  # `nerstudio news.nerproj` opens it in the app
     args = parser.parse_args(argv)
     from .core.quiet import quiet_libraries
 
