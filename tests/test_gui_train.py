@@ -620,3 +620,20 @@ def test_will_more_data_help_can_be_cancelled(qtbot, tmp_path, settings, tiny_be
     assert len(blocker.args[0]) < 4 and view.curve_worker is None
     assert view.curve_verdict.text().startswith("Stopped after")
     assert view.train_button.isEnabled() and w.store.runs() == []
+
+
+# -- auto values shown before the run ---------------------------------------------------------------
+def test_auto_values_are_shown_before_the_run_and_follow_the_data(window, qtbot):
+    from nerstudio.core.training.auto import auto_schedule
+
+    view = window.train_view
+    expected = auto_schedule(16)  # the demo: 16 labelled train sentences (+4 dev)
+    qtbot.waitUntil(lambda: "for 16 train sentences" in view.auto_info.text(), timeout=5000)
+    text = view.auto_info.text()
+    assert f"batch {expected.batch_size}" in text and f"epochs {expected.epochs:g}" in text
+    view.lr.setValue(3e-5)  # set by hand: no longer auto, no longer listed
+    qtbot.waitUntil(lambda: "lr " not in view.auto_info.text(), timeout=5000)
+    store = window.store
+    sid = next(s.id for s in store.iter_sentences(split="train", status=["unlabelled"]))
+    window.session.set_status(sid, "labelled")  # one more labelled sentence: recounted
+    qtbot.waitUntil(lambda: "for 17 train sentences" in view.auto_info.text(), timeout=5000)

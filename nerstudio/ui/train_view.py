@@ -199,6 +199,7 @@ class TrainView(QWidget):
         if session is not None:
             session.runs_changed.connect(self.refresh_runs)
             session.active_model_changed.connect(self._active_changed)
+        self._follow_labelling(session)
         if self.worker is None:  # another project: nothing of the last one stays on show
             self._clear_overlays()
             self._reset_charts()
@@ -316,6 +317,18 @@ class TrainView(QWidget):
                               ("Evaluate every", "eval_every", self.eval_every)):
             w.setToolTip(knob_help(key))
             form.addRow(label, w)
+        # what "auto" will be for this project, shown before the run starts (and kept current)
+        self.auto_info = QLabel("")
+        self.auto_info.setObjectName("auto-info")
+        self.auto_info.setTextFormat(Qt.PlainText)
+        self.auto_info.setWordWrap(True)
+        form.addRow("", self.auto_info)
+        self._auto_timer = QTimer(self)
+        self._auto_timer.setSingleShot(True)
+        self._auto_timer.setInterval(100)  # a burst of edits costs one count
+        self._auto_timer.timeout.connect(self.show_auto_values)
+        for w in (self.lr, self.batch, self.epochs, self.warmup, self.patience, self.accum):
+            w.valueChanged.connect(lambda _v: self._auto_timer.start())
         self.device = QLabel("(checking…)")
         self.device.setTextFormat(Qt.PlainText)
         self.device.setWordWrap(True)
@@ -511,6 +524,41 @@ class TrainView(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Base model folder")
         if path:
             self.base_model.setCurrentText(path)
+
+    def _follow_labelling(self, session) -> None:
+        """The auto values depend on how many sentences are labelled: recount after edits."""
+        previous = getattr(self, "_counted_session", None)
+        if previous is not None:
+            previous.sentence_changed.disconnect(self._recount)
+            previous.sentences_changed.disconnect(self._recount)
+        self._counted_session = session
+        if session is not None:
+            session.sentence_changed.connect(self._recount)
+            session.sentences_changed.connect(self._recount)
+        self.show_auto_values()
+
+    def _recount(self, *_args) -> None:
+        self._auto_timer.start()
+
+    def show_auto_values(self) -> None:
+        """"auto: batch 8, lr 0.0001, 18 epochs, ... for 180 train sentences": the values the
+        next run will use for every field left on auto (the engine resolves the same way)."""
+        session = self._session
+        config = self.config()
+        auto = config.auto_fields()
+        if session is None or not auto:
+            self.auto_info.setText("")
+            return
+        store = session.store
+        n_train = store.count(split="train", status=LABELLED)
+        n_dev = store.count(split="dev", status=LABELLED)
+        if n_dev == 0 and n_train >= 2:  # the engine holds out a seeded share as dev
+            n_train -= max(1, int(n_train * config.dev_fraction))
+        resolved = config.resolved(max(1, n_train))
+        names = {"batch_size": "batch", "learning_rate": "lr", "epochs": "epochs",
+                 "warmup_ratio": "warm-up", "early_stopping_patience": "early-stop patience"}
+        values = ", ".join(f"{names[k]} {getattr(resolved, k):g}" for k in auto)
+        self.auto_info.setText(f"auto, for {n_train} train sentences: {values}")
 
     def config(self) -> TrainConfig:
         return TrainConfig(base_model=self.base_model.currentText().strip() or "embedded",
