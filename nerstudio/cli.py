@@ -50,12 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="import annotated or raw data into a project",
                        description="Formats: conll, jsonl (tokens + ner_tags), hf (a saved "
                        "DatasetDict folder), hf-hub (a hub dataset name, also written hub:NAME), "
-                       "doccano, labelstudio, text. All files are imported in one transaction: on "
+                       "doccano, labelstudio, text, prodigy (JSONL tasks; reject / ignore answers "
+                       "are skipped). All files are imported in one transaction: on "
                        "any error the project is left unchanged.")
     s.add_argument("project")
     s.add_argument("files", nargs="+", metavar="FILE")
     s.add_argument("--format", choices=["conll", "jsonl", "hf", "hf-hub", "doccano", "labelstudio",
-                                        "text"], help="input format (default: detected)")
+                                        "text", "spacy", "prodigy"],
+                   help="input format (default: detected)")
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"],
                    help="put every sentence in this split (default: from the source or file name)")
     s.add_argument("--split-ratio", type=_ratios, metavar="TRAIN,DEV,TEST",
@@ -67,14 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON list of tag names for integer ner_tags (default: a *.labels.json beside)")
     s.add_argument("--no-sentence-split", action="store_true",
                    help="doccano / Label Studio: keep each record as one sentence")
+    s.add_argument("--labels-strict", action="store_true",
+                   help="refuse the import (nothing is written) when the files bring labels the "
+                        "project does not declare; without it they are added and reported")
+    s.add_argument("--strip-prefix", metavar="PREFIX",
+                   help="remove this prefix from every token that starts with it, e.g. en: "
+                        "for en:Paris")
 
     s = sub.add_parser("export", help="export a project's sentences",
                        description="JSONL, hf and doccano keep each sentence's status; CoNLL has "
                        "no place for it, so it holds labelled and reviewed sentences only unless "
                        "--include-unlabelled. The output is written whole or not at all.")
     s.add_argument("project")
-    s.add_argument("output", help="output file (a folder for --format hf)")
-    s.add_argument("--format", choices=["conll", "jsonl", "hf", "doccano"], required=True)
+    s.add_argument("output", help="output file (a folder for --format hf; for conll an existing "
+                   "folder, or a path ending in /, gets train.txt, dev.txt, test.txt and "
+                   "unassigned.txt, one per split that has sentences, unless --split)")
+    s.add_argument("--format", choices=["conll", "jsonl", "hf", "doccano", "spacy", "prodigy"],
+                   required=True)
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
     s.add_argument("--force", action="store_true",
                    help="overwrite an existing output file (replace a non-empty hf folder)")
@@ -92,8 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", type=int, metavar="RUN", help="resume a cancelled or interrupted run")
     add_train_options(s)
 
-    s = sub.add_parser("predict", help="find entities in text with a trained model")
-    s.add_argument("text", nargs="?", default="-", help="the text, or - to read standard input")
+    s = sub.add_parser("predict", help="find entities in text with a trained model",
+                       description="Prints one JSON object per entity (label, character start and "
+                       "end, text, score), or the text with entities in colour.")
+    s.add_argument("text", nargs="?", default="-",
+                   help="the text, or - to read standard input (default); with --lines also a "
+                   "file, one text per line")
+    s.add_argument("--lines", action="store_true",
+                   help="each input line is its own text: offsets are into the line, and each "
+                   "entity carries its line number (\"line\": N, from 1)")
+    s.add_argument("--pretokenized", action="store_true",
+                   help="the input is whitespace-separated words, one sentence per line, used as "
+                   "they are (no re-tokenizing); entities also carry token_start / token_end")
     s.add_argument("--model", required=True,
                    help="a model folder, 'embedded', or a run number of --project")
     s.add_argument("--project", help="project whose run --model names")
@@ -141,9 +162,8 @@ def cmd_init(a) -> int:
 
 
 def cmd_import(a) -> int:
-    from tqdm import tqdm
-
-    from .core.formats import import_file
+    from .core.formats import ImportReport, import_file
+    from .progress import progress
 
     tag_names = None
     if a.labels_file:
@@ -151,30 +171,41 @@ def cmd_import(a) -> int:
             tag_names = json.loads(a.labels_file.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
             raise NerStudioError(f"{a.labels_file}: cannot read label list: {exc}") from exc
-    with _open(a.project) as store, tqdm(unit=" sentences", desc="importing", leave=False,
-                                         disable=None) as bar:
+    with _open(a.project) as store, progress(None, "sentences", "importing") as bar:
         before, done = store.count(), 0
+        report = ImportReport(known=set(store.label_set().names))
         with store.import_together():  # files parsed without the lock, copied at once
             for f in a.files:
                 bar.set_postfix_str(Path(f).name)
                 done += import_file(store, f, a.format, split=a.split, ratios=a.split_ratio,
                                     seed=a.seed, scheme=a.scheme, tag_names=tag_names,
                                     sentence_split=not a.no_sentence_split,
-                                    on_progress=lambda n, base=done: bar.update(base + n - bar.n))
+                                    on_progress=lambda n, base=done: bar.update(base + n - bar.n),
+                                    report=report, strip_prefix=a.strip_prefix)
+            if a.labels_strict:
+                report.check_strict()  # every file read, nothing copied yet: nothing is written
         added = store.count() - before
     print(f"imported {added} sentences into {a.project}")
+    for line in report.lines():  # new labels, repaired tags, skipped records: on every import
+        print(f"import: {line}", file=sys.stderr)
     return 0
 
 
 def cmd_export(a) -> int:
     from .core.formats import check_export_target, export_file, left_out
 
-    check_export_target(a.project, a.output, a.format, a.force)  # before the project is opened
+    from .core.formats.conll import folder_files, is_folder_target
+
+    # before the project is opened
+    check_export_target(a.project, a.output, a.format, a.force, a.split)
+    to_folder = a.format == "conll" and is_folder_target(a.output, a.split)
     with _open(a.project) as store:
         n = export_file(store, a.output, a.format, a.split, force=a.force,
                         include_unlabelled=a.include_unlabelled)
         skipped = left_out(store, a.format, a.split, a.include_unlabelled)
-    print(f"exported {n} sentences to {a.output}")
+    written = [f.name for f in folder_files(a.output).values() if f.exists()] if to_folder else []
+    print(f"exported {n} sentences to {a.output}"
+          + (f" ({', '.join(written)}: one file per split)" if written else ""))
     if skipped:
         print(f"left out {skipped} unlabelled sentences ({a.format} has no status: they would "
               "read back as gold); --include-unlabelled writes them", file=sys.stderr)
@@ -194,8 +225,12 @@ def _predictor(model: str, project: str | None):
             reconcile(store)
             run_id = int(model)
             model = str(model_dir(store, run_id))
-    elif model != "embedded" and not Path(model).exists() and not _hub_name(model):
-        raise NerStudioError(f"{model}: no such model folder")
+    elif model != "embedded" and not Path(model).exists():
+        if not _hub_name(model):
+            raise NerStudioError(f"{model}: no such model folder")
+        from .core.hub import check_hub_model
+
+        check_hub_model(model)  # offline and not cached: one line now, not after 25 s of retries
     return Predictor(model), run_id
 
 
@@ -208,40 +243,25 @@ def _hub_name(text: str) -> bool:
             and not Path(text).parent.exists())
 
 
-_COLOURS = ["\033[1;44m", "\033[1;43m", "\033[1;42m", "\033[1;45m", "\033[1;46m", "\033[1;41m"]
-
-
 def cmd_predict(a) -> int:
-    text = sys.stdin.read() if a.text == "-" else a.text
+    from . import cli_predict
+
     predictor, _run = _predictor(a.model, a.project)
-    entities = [e for e in predictor.predict_text(text) if e.score >= a.threshold]
-    fmt = a.format or ("color" if sys.stdout.isatty() else "json")
-    if fmt == "json":
-        for e in entities:
-            print(json.dumps({"label": e.label, "start": e.start, "end": e.end, "text": e.text,
-                              "score": round(e.score, 4)}, ensure_ascii=False))
-        return 0
-    colours = {l: _COLOURS[i % len(_COLOURS)] for i, l in enumerate(predictor.labels)}
-    out, pos = [], 0
-    for e in entities:
-        out += [text[pos:e.start], f"{colours[e.label]}{e.text}\033[0m\033[2m[{e.label}]\033[0m"]
-        pos = e.end
-    print("".join(out) + text[pos:])
-    return 0
+    return cli_predict.run(a, predictor)
 
 
 def cmd_preannotate(a) -> int:
-    from tqdm import tqdm
-
     from .core.preannotate import preannotate
+    from .progress import progress
 
     predictor, run_id = _predictor(a.model, a.project)
     status = ("unlabelled", "labelled", "reviewed") if a.all else ("unlabelled",)
-    with tqdm(unit=" sentences", disable=None) as bar:
-        def progress(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
-        n = preannotate(a.project, predictor, run_id, status, a.split, progress)
+    with progress(None, "sentences", "pre-annotating") as bar:
+        def on_progress(done, total):
+            if bar.total != total:
+                bar.reset(total)
+            bar.set(done)
+        n = preannotate(a.project, predictor, run_id, status, a.split, on_progress)
     print(f"stored suggestions for {n} sentences")
     return 0
 
@@ -255,16 +275,29 @@ def cmd_stats(a) -> int:
     if a.json:
         print(json.dumps(stats, indent=2))
         return 0
+    print(format_stats(stats))
+    return 0
+
+
+def format_stats(stats: dict) -> str:
+    """The stats table: a column per count and per label, each as wide as its widest cell (a
+    label name or a number) with two spaces between columns, so long label names
+    (``WORK_OF_ART``, ``creative-work``) never run into their neighbours."""
     labels = stats["labels"]
-    print(f"project {stats['name']}: labels {', '.join(labels) or '(none)'}")
-    header = f"{'split':<11}{'sentences':>10}{'labelled':>10}{'tokens':>10}{'entities':>10}"
-    print(header + "".join(f"{l:>8}" for l in labels))
+    head = ["split", "sentences", "labelled", "tokens", "entities", *labels]
+    rows = [head]
     for split in ("train", "dev", "test", "unassigned"):
         s = stats["splits"].get(split)
         if s:
-            print(f"{split:<11}{s['sentences']:>10}{s['labelled']:>10}{s['tokens']:>10}"
-                  f"{s['entities']:>10}" + "".join(f"{s['per_label'].get(l, 0):>8}" for l in labels))
-    return 0
+            rows.append([split, *(f"{s[k]}" for k in ("sentences", "labelled", "tokens",
+                                                       "entities")),
+                         *(f"{s['per_label'].get(l, 0)}" for l in labels)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [f"project {stats['name']}: labels {', '.join(labels) or '(none)'}"]
+    for r in rows:
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
 
 
 def cmd_runs(a) -> int:

@@ -3,7 +3,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from nerstudio.core.domain import Span
+from nerstudio.core.domain import Sentence, Span
 from nerstudio.core.errors import ImportFormatError
 from nerstudio.core.formats import detect_format, export_file, import_file, read
 from nerstudio.core.store import ProjectStore
@@ -194,7 +194,8 @@ def _roundtrip(store, tmp_path, fmt, name):
 
 
 @pytest.mark.parametrize("fmt, name", [("conll", None), ("jsonl", "rt.jsonl"),
-                                       ("hf", "rt_hf"), ("doccano", "rt_doccano.jsonl")])
+                                       ("hf", "rt_hf"), ("doccano", "rt_doccano.jsonl"),
+                                       ("prodigy", "rt_prodigy.jsonl")])
 def test_round_trips_are_lossless(store, sample_conll, tmp_path, fmt, name):
     import_file(store, sample_conll)
     p = tmp_path / "more.jsonl"
@@ -223,7 +224,7 @@ def test_hf_export_loads_with_classlabel(store, sample_conll, tmp_path):
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.mark.parametrize("fmt", ["conll", "jsonl", "doccano", "labelstudio", "text"])
+@pytest.mark.parametrize("fmt", ["conll", "jsonl", "doccano", "labelstudio", "text", "prodigy"])
 @FUZZ
 @given(data=st.one_of(st.binary(max_size=300),
                       st.text(alphabet=st.sampled_from(list('ab \t\n{}[]":,0123456789-BIOSEPR')),
@@ -254,3 +255,76 @@ def test_fuzzed_doccano_records(tmp_path, records):
     for s in sents:
         assert all(s.text[t.start:t.end] == t.text for t in s.tokens)
         assert all(0 <= sp.start < sp.end <= len(s.tokens) for sp in s.spans)
+
+
+def nerstudio(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "nerstudio", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_conll_export_to_a_folder_writes_a_file_per_split(tmp_path, sample_conll):
+    p = tmp_path / "p.nerproj"
+    assert nerstudio("init", p, "--labels", "PER,ORG,LOC,MISC").returncode == 0
+    more = tmp_path / "more.jsonl"
+    more.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"tokens": ["Tokyo"], "ner_tags": ["B-LOC"], "split": "test"},
+        {"tokens": ["Kyoto"], "ner_tags": ["B-LOC"], "split": "dev"},
+        {"tokens": ["Osaka"], "split": "dev"},  # unlabelled
+        {"tokens": ["Nara"], "ner_tags": ["B-LOC"]}]))  # unassigned
+    assert nerstudio("import", p, sample_conll, more).returncode == 0
+    out = tmp_path / "out"
+    r = nerstudio("export", p, f"{out}/", "--format", "conll")
+    assert r.returncode == 0, r.stderr
+    assert sorted(f.name for f in out.iterdir()) == ["dev.txt", "test.txt", "train.txt",
+                                                    "unassigned.txt"]
+    assert "train.txt, dev.txt, test.txt, unassigned.txt" in r.stdout
+    assert (out / "dev.txt").read_text() == "Kyoto B-LOC\n"  # the unlabelled one left out
+    assert (out / "train.txt").read_text() == sample_conll.read_text()  # line for line
+    # read back: each file's name gives its split
+    q = tmp_path / "q.nerproj"
+    assert nerstudio("init", q).returncode == 0
+    assert nerstudio("import", q, *sorted(out.iterdir())).returncode == 0
+    with ProjectStore(p, read_only=True) as a, ProjectStore(q, read_only=True) as b:
+        key = lambda c: (c[2], c[0])  # noqa: E731
+        want = [c for c, s in zip(content(a), a.iter_sentences()) if s.status != "unlabelled"]
+        assert sorted(content(b), key=key) == sorted(want, key=key)
+    # an existing export only with --force; --split still writes one file
+    r = nerstudio("export", p, out, "--format", "conll")
+    assert r.returncode == 2 and "already exists; use --force" in r.stderr
+    assert nerstudio("export", p, out / "dev-only.conll", "--format", "conll",
+                     "--split", "dev").returncode == 0
+    assert (out / "dev-only.conll").read_text() == "Kyoto B-LOC\n"
+    r = nerstudio("export", p, out, "--format", "conll", "--split", "dev")
+    assert r.returncode == 2 and "is a folder" in r.stderr
+    # --force: a split that is empty now leaves no stale file behind
+    assert nerstudio("export", p, out, "--format", "conll", "--force").returncode == 0
+    r = nerstudio("export", p, f"{p}.runs/", "--format", "conll")
+    assert r.returncode == 2 and "refusing" in r.stderr
+
+
+def test_conll_folder_export_never_writes_onto_the_project(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    p = folder / "train.txt"  # a project that happens to be named like a split file
+    with ProjectStore.create(p, labels=["PER"]) as s:
+        s.import_items([Sentence.from_words(["Anna"], spans=[Span(0, 1, "PER")], split="train",
+                                            status="labelled")])
+    before = p.read_bytes()
+    r = nerstudio("export", p, folder, "--format", "conll", "--force")
+    assert r.returncode == 2 and "refusing" in r.stderr and p.read_bytes() == before
+
+
+def test_concatenated_files_keep_a_bom_at_the_start_of_any_line(store, tmp_path):
+    a = json.dumps({"tokens": ["Anna"], "ner_tags": ["B-PER"]})
+    b = json.dumps({"tokens": ["Oslo"], "ner_tags": ["B-LOC"]})
+    p = tmp_path / "cat.jsonl"
+    p.write_bytes(("\ufeff" + a + "\n\ufeff" + b + "\n\ufeff\n").encode())
+    assert import_file(store, p) == 2
+    q = tmp_path / "zw.jsonl"
+    q.write_text(a + "\n\u200b\n", encoding="utf-8")  # looks like an empty line
+    with pytest.raises(ImportFormatError) as err:
+        import_file(store, q)
+    assert err.value.line == 2 and "'\\u200b'" in str(err.value)
+    assert "\u200b" not in str(err.value)

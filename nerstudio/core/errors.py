@@ -18,11 +18,22 @@ class TagError(NerStudioError, ValueError):
         self.position = position
 
 
+def visible(text: str) -> str:
+    """``text`` with invisible characters escaped as Python writes them (``\\ufeff``, ``\\u200b``,
+    ``\\t``, ``\\xa0``), so a message about a line that looks empty in an editor explains it.
+    Plain spaces stay."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ImportFormatError(NerStudioError):
-    """Input data cannot be imported. Names the file and the line (or record) at fault."""
+    """Input data cannot be imported. Names the file and the line (or record) at fault; any
+    invisible character in the message is shown escaped (see :func:`visible`)."""
 
     def __init__(self, message: str, path: str | None = None, line: int | None = None,
                  unit: str = "line"):
+        message = visible(str(message))
         where = str(path) if path else "<input>"
         if line is not None:
             where += f", {unit} {line}"

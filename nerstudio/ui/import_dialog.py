@@ -6,7 +6,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
 from ..core.errors import NerStudioError
-from ..core.formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
+from ..core.formats import (EXPORT_FORMATS, IMPORT_FORMATS, ImportReport, UndeclaredLabelsError,
+                             export_file, import_file)
 from ..core.store import ProjectStore
 
 FROM_SOURCE = "from the source"
@@ -17,14 +18,29 @@ class ImportCancelled(NerStudioError):
     pass
 
 
-def run_import(project, path, fmt=None, split=None, ratios=None, *, progress, should_stop, emit):
+def run_import(project, path, fmt=None, split=None, ratios=None, add_labels=False, *, progress,
+               should_stop, emit) -> tuple[int | None, ImportReport]:
+    """Import ``path``; returns ``(sentences, report)``. A file that brings labels a project with
+    declared labels lacks is read through but nothing is written unless ``add_labels``: the
+    result is then ``(None, report)`` and the app asks before importing again with it."""
     def on_progress(n):
         if should_stop():
             raise ImportCancelled("import cancelled: the project is unchanged")
         progress(n, 0)
 
     with ProjectStore(project) as store:
-        return import_file(store, path, fmt, split=split, ratios=ratios, on_progress=on_progress)
+        report = ImportReport(known=set(store.label_set().names))
+        ask = bool(report.known) and not add_labels
+        try:
+            n = import_file(store, path, fmt, split=split, ratios=ratios, on_progress=on_progress,
+                            report=report, labels_strict=ask)
+        except UndeclaredLabelsError:
+            return None, report
+        return n, report
+
+
+def new_labels_question(report: ImportReport) -> str:
+    return f"The file adds labels {report.new_labels_text()}. Add them?"
 
 
 def run_export(project, path, fmt, split=None, force=False, *, progress, should_stop, emit):
@@ -94,7 +110,7 @@ class ExportDialog(QDialog):
         self.format.addItems(list(EXPORT_FORMATS))
         form.addRow("Format", self.format)
         row, self.path = _path_row(self, save=True)
-        form.addRow("To (a folder for hf)", row)
+        form.addRow("To (a folder for hf; conll to a folder: a file per split)", row)
         self.split = QComboBox()
         self.split.addItems(["(all)", "train", "dev", "test", "unassigned"])
         form.addRow("Split", self.split)

@@ -39,7 +39,8 @@ from ..core.errors import (NerStudioError, ProjectBusyError, ReadOnlyProjectErro
 from ..core.heap import freeze_heap
 from ..core.session import WAL_CHECKPOINT_BYTES, ProjectSession, checkpoint_file
 from ..core.store import ProjectStore
-from .import_dialog import ExportDialog, ImportDialog, run_export, run_import
+from .import_dialog import (ExportDialog, ImportDialog, new_labels_question, run_export,
+                            run_import)
 from .label_manager import LabelManager
 from .sentence_model import SentenceListModel
 from .text import ask, inform, plural, rich, safe_colour, status_text, warn
@@ -1046,6 +1047,10 @@ class MainWindow(QMainWindow):
         show_about(self)
 
     # -- import / export ------------------------------------------------------------------------
+    import_worker: Worker | None = None  # the latest import's worker
+    import_report = None  # the latest import's ImportReport
+    import_report_box = None  # the box that showed it, when it had something to tell
+
     def import_dialog(self) -> None:
         if self.session is None or self.read_only:
             return
@@ -1054,21 +1059,39 @@ class MainWindow(QMainWindow):
             self.start_import(**dialog.values())
 
     def start_import(self, path: str, fmt: str | None = None, split: str | None = None,
-                     ratios=None) -> Worker:
+                     ratios=None, add_labels: bool = False) -> Worker:
+        """Import off the GUI thread. A file that brings labels the project does not have is
+        read but not written: the user is asked ("Add them?"), and only Yes imports it (a
+        second worker, :attr:`import_worker`). The report (new labels, repaired tags, skipped
+        records) is shown when the import ends."""
         progress = QProgressDialog("Importing…", "Cancel", 0, 0, self)
         progress.setWindowModality(Qt.WindowModal)
         progress.setMinimumDuration(300)
         session = self.session
-        worker = Worker(run_import, str(self.store.path), path, fmt, split, ratios)
+        worker = Worker(run_import, str(self.store.path), path, fmt, split, ratios,
+                        add_labels=add_labels)
+        self.import_worker = worker
         worker.progressed.connect(lambda done, _t: progress.setLabelText(f"Importing… {done} sentences"))
         progress.canceled.connect(worker.cancel)
 
-        def finished(n):
+        def finished(result):
             progress.close()
+            n, report = result
+            if n is None:  # new labels: nothing written yet
+                if self.session is not session:  # another project is open now: drop it
+                    return
+                if ask(self, "Import", new_labels_question(report)):
+                    self.start_import(path, fmt, split, ratios, add_labels=True)
+                else:
+                    self.statusBar().showMessage(f"Nothing imported from {Path(path).name}",
+                                                 5000)
+                return
             if self.session is session:
                 session.notify_sentences_changed()
             self.statusBar().showMessage(
-                f"Imported {plural(n, 'sentence')} from {Path(path).name}", 5000)
+                f"Imported {plural(n, 'sentence')} from {Path(path).name}; "
+                + "; ".join(report.lines()), 10000)
+            self.show_import_report(Path(path).name, n, report)
 
         def failed(reason):
             progress.close()
@@ -1077,6 +1100,22 @@ class MainWindow(QMainWindow):
         worker.finished.connect(finished)
         worker.failed.connect(failed)
         return self._start(worker)
+
+    def show_import_report(self, name: str, n: int, report) -> None:
+        """What the import added besides sentences, in a box that does not block (kept as
+        :attr:`import_report_box`); nothing to tell, no box."""
+        from PySide6.QtWidgets import QMessageBox
+
+        self.import_report = report
+        if not report.notable:
+            return
+        box = QMessageBox(QMessageBox.Information, "Import",
+                          rich(f"Imported {plural(n, 'sentence')} from {name}.\n\n"
+                               + "\n".join(report.lines())), QMessageBox.Ok, self)
+        box.setModal(False)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.show()
+        self.import_report_box = box
 
     def export_dialog(self) -> None:
         if self.session is None:

@@ -7,21 +7,25 @@ exports only labelled / reviewed sentences unless asked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ..domain import Sentence
 from ..errors import ImportFormatError
 from ..store import ProjectStore
-from ._io import read_lines
-from .conll import read_conll, write_conll
+from ._io import read_lines, strip_token_prefix
+from .conll import check_folder_export, is_folder_target, read_conll, write_conll
 from .hf import read_hf, write_hf
 from .jsonl import read_json_records, sidecar_path, write_jsonl
 from .offsets import read_doccano, read_label_studio, read_text, write_doccano
+from .prodigy import read_prodigy, write_prodigy
+from .report import ImportReport, UndeclaredLabelsError  # noqa: F401  (re-exported)
 from .safety import ExportTargetError, check_file_target, check_folder_target, check_not_project
+from .spacy import read_spacy, write_spacy  # imports spaCy itself only when used
 
-IMPORT_FORMATS = ("conll", "jsonl", "hf", "doccano", "labelstudio", "text")
+IMPORT_FORMATS = ("conll", "jsonl", "hf", "doccano", "labelstudio", "text", "spacy", "prodigy")
 EXPORT_FORMATS = {"conll": write_conll, "jsonl": write_jsonl, "hf": write_hf,
-                  "doccano": write_doccano}
+                  "doccano": write_doccano, "spacy": write_spacy, "prodigy": write_prodigy}
 HUB_PREFIX = "hub:"
 STATUS_FREE_FORMATS = ("conll",)  # no place for a status: unlabelled sentences are left out
 
@@ -38,6 +42,8 @@ def detect_format(path: str | Path) -> str:
         raise ImportFormatError("no such file (a Hugging Face hub dataset is written "
                                 f"{HUB_PREFIX}NAME or given with --format hf-hub)", path)
     ext = p.suffix.lower()
+    if ext == ".spacy":
+        return "spacy"
     if ext in (".conll", ".conllu", ".iob", ".iob2", ".bio", ".tsv"):
         return "conll"
     first = next((line for _n, line in read_lines(p) if line.strip()), None)
@@ -69,33 +75,76 @@ def _sniff_json(path: Path, first: str) -> str:
             raise ImportFormatError(f"not valid JSON: {exc}", path) from exc
     if not isinstance(obj, dict):
         raise ImportFormatError("records must be JSON objects", path, 1)
+    if _is_prodigy(obj):
+        return "prodigy"
     if "tokens" in obj:
         return "jsonl"
     if "data" in obj and ("annotations" in obj or "predictions" in obj or "id" in obj):
         return "labelstudio"
-    if "text" in obj:
-        return "doccano"
+    if "text" in obj:  # a bare text: doccano's, or a Prodigy task not annotated yet
+        return "prodigy" if _later_prodigy(path) else "doccano"
     raise ImportFormatError("unrecognised JSON records: expected tokens/ner_tags, doccano "
                             "text/label or a Label Studio export", path, 1)
 
 
+def _later_prodigy(path: Path, records: int = 200) -> bool:
+    """Whether one of the first ``records`` JSONL records is a Prodigy task (a file of Prodigy
+    tasks may start with ones not annotated yet, which look like doccano's)."""
+    for n, (_number, line) in enumerate(read_lines(path)):
+        if n >= records:
+            break
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except ValueError:
+            return False
+        if isinstance(obj, dict) and ("label" in obj or "labels" in obj or "entities" in obj):
+            return False
+        if isinstance(obj, dict) and _is_prodigy(obj):
+            return True
+    return False
+
+
+def _is_prodigy(obj: dict) -> bool:
+    """A Prodigy task: text with an answer, spans, or tokens as objects (not words)."""
+    tokens = obj.get("tokens")
+    return isinstance(obj.get("text"), str) and (
+        "answer" in obj or "spans" in obj
+        or (isinstance(tokens, list) and bool(tokens) and isinstance(tokens[0], dict)))
+
+
 def read(path: str | Path, fmt: str | None = None, *, scheme: str = "auto",
          split: str | None = None, tag_names: list[str] | None = None,
-         sentence_split: bool = True) -> Iterator:
+         sentence_split: bool = True, report: ImportReport | None = None,
+         strip_prefix: str | None = None) -> Iterator:
+    """Stream Sentences (and DocumentStart markers). ``report`` collects what the import will
+    add besides sentences (see formats.report); ``strip_prefix`` is removed from every token
+    that starts with it (``en:Paris`` -> ``Paris``), text and offsets rebuilt to match."""
+    items = _read(path, fmt, scheme, split, tag_names, sentence_split, report)
+    if strip_prefix:
+        return (strip_token_prefix(x, strip_prefix) if isinstance(x, Sentence) else x
+                for x in items)
+    return items
+
+
+def _read(path, fmt, scheme, split, tag_names, sentence_split, report) -> Iterator:
     fmt = fmt or detect_format(path)
     if fmt == "conll":
-        return read_conll(path, scheme, split)
+        return read_conll(path, scheme, split, report)
     if fmt == "jsonl":
-        return read_json_records(path, tag_names, scheme, split)
+        return read_json_records(path, tag_names, scheme, split, report)
     if fmt in ("hf", "hf-hub"):
         hub = fmt == "hf-hub" or str(path).startswith(HUB_PREFIX)
-        return read_hf(str(path).removeprefix(HUB_PREFIX), scheme, split, hub=hub)
+        return read_hf(str(path).removeprefix(HUB_PREFIX), scheme, split, hub=hub, report=report)
     if fmt == "doccano":
-        return read_doccano(path, split, sentence_split)
+        return read_doccano(path, split, sentence_split, report)
     if fmt == "labelstudio":
-        return read_label_studio(path, split, sentence_split)
+        return read_label_studio(path, split, sentence_split, report)
+    if fmt == "prodigy":
+        return read_prodigy(path, split, sentence_split, report)
     if fmt == "text":
         return read_text(path, split)
+    if fmt == "spacy":
+        return read_spacy(path, split, report)
     raise ImportFormatError(f"unknown format {fmt!r}; one of {', '.join(IMPORT_FORMATS)}", path)
 
 
@@ -103,12 +152,40 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
                 split: str | None = None, ratios: tuple[float, float, float] | None = None,
                 seed: int = 42, scheme: str = "auto", tag_names: list[str] | None = None,
                 sentence_split: bool = True,
-                on_progress: Callable[[int], None] | None = None) -> int:
-    """Import one file (or HF dataset) in one transaction: on any error nothing changes."""
+                on_progress: Callable[[int], None] | None = None,
+                report: ImportReport | None = None, strip_prefix: str | None = None,
+                labels_strict: bool = False) -> int:
+    """Import one file (or HF dataset) in one transaction: on any error nothing changes.
+    ``report`` (an ImportReport) is filled as the file is read: the project's labels before the
+    import are its ``known`` (kept from the first file of an ``import_together`` block).
+    ``labels_strict`` refuses a file that brings labels the project does not declare (checked
+    after reading, before anything is copied; inside ``import_together`` check the report at
+    the end of the block instead, to name every file's labels)."""
+    report = report if report is not None else ImportReport()
+    if report.known is None:
+        report.known = set(store.label_set().names)
     items = read(path, fmt, scheme=scheme, split=split, tag_names=tag_names,
-                 sentence_split=sentence_split)
+                 sentence_split=sentence_split, report=report, strip_prefix=strip_prefix)
+    if labels_strict:
+        items = _strict_at_end(items, report)
     return store.import_items(items, source=str(path), ratios=ratios, seed=seed,
                               on_progress=on_progress)
+
+
+def _strict_at_end(items, report: ImportReport):
+    yield from items
+    report.check_strict()  # raised inside import_items: nothing of this file is kept
+
+
+def scan_file(path: str | Path, fmt: str | None = None, *, known: Iterable[str] = (),
+              should_stop: Callable[[], bool] | None = None, **options) -> ImportReport:
+    """Read a file through without a store and return its report (what the app asks about
+    before it imports). ``options`` are :func:`read`'s."""
+    report = ImportReport(known=set(known))
+    for i, _item in enumerate(read(path, fmt, report=report, **options)):
+        if should_stop is not None and i % 1000 == 0 and should_stop():
+            break
+    return report
 
 
 def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | None = None, *,
@@ -121,14 +198,18 @@ def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | No
     except KeyError:
         raise ImportFormatError(f"unknown export format {fmt!r}; one of "
                                 f"{', '.join(EXPORT_FORMATS)}", path) from None
-    check_export_target(store.path, path, fmt, force)
+    check_export_target(store.path, path, fmt, force, split)
     if fmt in STATUS_FREE_FORMATS:
         return writer(store, path, split, include_unlabelled)
     return writer(store, path, split)
 
 
-def check_export_target(project: str | Path, path: str | Path, fmt: str, force: bool) -> None:
-    """Raise ExportTargetError (one line) for a target that is unsafe or unusable."""
+def check_export_target(project: str | Path, path: str | Path, fmt: str, force: bool,
+                        split: str | None = None) -> None:
+    """Raise ExportTargetError (one line) for a target that is unsafe or unusable. A CoNLL
+    export of every split to a folder checks each split file it may write."""
+    if fmt == "conll" and is_folder_target(path, split):
+        return check_folder_export(project, path, force)
     check_not_project(project, path, folder=fmt == "hf")
     (check_folder_target if fmt == "hf" else check_file_target)(path, force)
     if fmt == "jsonl":  # the label list beside it is written too

@@ -47,7 +47,7 @@ def _tag_names(ds, where: str) -> list[str]:
 
 
 def read_hf(source: str | Path, scheme: str = "auto", split: str | None = None,
-            hub: bool = False) -> Iterator:
+            hub: bool = False, report=None) -> Iterator:
     source = str(source)
     data = _load(source, hub)
 
@@ -67,7 +67,7 @@ def read_hf(source: str | Path, scheme: str = "auto", split: str | None = None,
                 yield i, tokens, tags, {"split": split or _SPLITS.get(name, "unassigned"),
                                         **record_status(row.get("status"), where, i, "record")}
 
-    return tagged_sentences(records(), Path(source), scheme, "record")
+    return tagged_sentences(records(), Path(source), scheme, "record", report)
 
 
 def write_hf(store: ProjectStore, path: str | Path, split: str | None = None) -> int:

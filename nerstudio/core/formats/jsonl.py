@@ -35,7 +35,7 @@ def _find_label_list(path: Path) -> list[str] | None:
 
 
 def read_json_records(path: str | Path, tag_names: list[str] | None = None, scheme: str = "auto",
-                      split: str | None = None) -> Iterator:
+                      split: str | None = None, report=None) -> Iterator:
     path = Path(path)
     tag_names = tag_names or _find_label_list(path)
     default_split = split or split_from_name(path)
@@ -47,7 +47,7 @@ def read_json_records(path: str | Path, tag_names: list[str] | None = None, sche
         for where, obj in objects:
             yield _record(obj, where, path, unit, tag_names, split, default_split)
 
-    return tagged_sentences(records(), path, scheme, unit)
+    return tagged_sentences(records(), path, scheme, unit, report)
 
 
 def _is_json_array(path: Path) -> bool:
@@ -64,7 +64,8 @@ def _jsonl_objects(path: Path):
         try:
             yield number, json.loads(line)
         except ValueError as exc:
-            raise ImportFormatError(f"not valid JSON: {exc}", path, number) from exc
+            shown = repr(line if len(line) <= 60 else line[:60] + "…")  # invisible chars escaped
+            raise ImportFormatError(f"not valid JSON: {exc} in {shown}", path, number) from exc
 
 
 def _json_objects(path: Path):

@@ -13,6 +13,7 @@ from ..errors import ImportFormatError
 from ..store import DocumentStart, ProjectStore
 from ..tokenize import rebase, split_sentences, tokenize
 from ._io import read_lines, record_status, split_from_name
+from .report import location
 from .safety import atomic_file
 from .jsonl import _json_objects, _jsonl_objects, _SPLIT_ALIASES
 
@@ -70,7 +71,10 @@ def _merge_straddled(groups, token_spans):
 
 
 def _record_split(obj, split, default, fail):
-    value = split or _SPLIT_ALIASES.get(obj.get("split"), obj.get("split")) or default
+    value = obj.get("split")
+    if value is not None and not isinstance(value, str):
+        fail(f"unknown split {value!r}")
+    value = split or _SPLIT_ALIASES.get(value, value) or default
     if value not in ("train", "dev", "test", "unassigned"):
         fail(f"unknown split {value!r}")
     return value
@@ -84,7 +88,7 @@ def _objects(path: Path):
 
 
 def read_doccano(path: str | Path, split: str | None = None,
-                 sentence_split: bool = True) -> Iterator:
+                 sentence_split: bool = True, report=None) -> Iterator:
     path = Path(path)
     default = split_from_name(path)
     for where, obj in _objects(path):
@@ -106,12 +110,13 @@ def read_doccano(path: str | Path, split: str | None = None,
                 fail(f"a label must be [start, end, label], got {item!r}")
             spans.append(tuple(item))
         yield DocumentStart(f"{path.name}#{where}")
-        yield from text_to_sentences(obj["text"], spans, fail, _record_split(obj, split, default, fail),
-                                     sentence_split, status)
+        yield from _told(report, location(path, where), text_to_sentences(
+            obj["text"], spans, fail, _record_split(obj, split, default, fail), sentence_split,
+            status))
 
 
 def read_label_studio(path: str | Path, split: str | None = None,
-                      sentence_split: bool = True) -> Iterator:
+                      sentence_split: bool = True, report=None) -> Iterator:
     path = Path(path)
     default = split_from_name(path)
     for where, task in _objects(path):
@@ -137,8 +142,16 @@ def read_label_studio(path: str | Path, split: str | None = None,
             spans.append((v.get("start"), v.get("end"), labels[0]))
         status = "labelled" if annotations else "unlabelled"
         yield DocumentStart(f"{path.name}#{where}")
-        yield from text_to_sentences(text, spans, fail, _record_split(task, split, default, fail),
-                                     sentence_split, status)
+        yield from _told(report, location(path, where, "task"), text_to_sentences(
+            text, spans, fail, _record_split(task, split, default, fail), sentence_split, status))
+
+
+def _told(report, where: str, sentences: list[Sentence]) -> list[Sentence]:
+    """``sentences``, counted in ``report`` (an ImportReport, or None) as read at ``where``."""
+    if report is not None:
+        for s in sentences:
+            report.sentence(s, where)
+    return sentences
 
 
 def _char_spans(s: Sentence) -> list[list]:
