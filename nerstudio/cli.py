@@ -199,9 +199,12 @@ def cmd_export(a) -> int:
     # before the project is opened
     check_export_target(a.project, a.output, a.format, a.force, a.split)
     to_folder = a.format == "conll" and is_folder_target(a.output, a.split)
-    with _open(a.project) as store:
+    from .progress import progress
+
+    with _open(a.project) as store, progress(store.count(split=a.split), "sentences",
+                                             "exporting") as bar:
         n = export_file(store, a.output, a.format, a.split, force=a.force,
-                        include_unlabelled=a.include_unlabelled)
+                        include_unlabelled=a.include_unlabelled, on_progress=bar.set)
         skipped = left_out(store, a.format, a.split, a.include_unlabelled)
     written = [f.name for f in folder_files(a.output).values() if f.exists()] if to_folder else []
     print(f"exported {n} sentences to {a.output}"
@@ -385,7 +388,7 @@ def cmd_train(a) -> int:
     import signal
     import time
 
-    from tqdm import tqdm
+    from .progress import progress
 
     from .core.training import Cancelled, Evaluation, Failed, Finished, Started, Step, event_dict
 
@@ -397,25 +400,25 @@ def cmd_train(a) -> int:
         if stop["asked"]:
             raise KeyboardInterrupt
         stop["asked"] = True
-        tqdm.write("cancelling at the next step (Ctrl+C again to abort)...", file=sys.stderr)
+        bar.write("cancelling at the next step (Ctrl+C again to abort)...")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = tqdm(unit="step", disable=None, dynamic_ncols=True)
+    bar = progress(None, "steps", "training", quiet_below=0, interval=10.0)
 
     def on_event(e):
         if isinstance(e, Started):
             bar.reset(total=e.total_steps)
-            tqdm.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
-                       f"{e.dev_sentences} dev sentences, {e.total_steps} steps", file=sys.stderr)
+            bar.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
+                      f"{e.dev_sentences} dev sentences, {e.total_steps} steps")
             if e.config:
-                tqdm.write(describe_schedule(e.config, auto), file=sys.stderr)
+                bar.write(describe_schedule(e.config, auto))
         elif isinstance(e, Step):
-            bar.update(e.step - bar.n)
-            bar.set_postfix(loss=f"{e.loss:.3f}", epoch=f"{e.epoch:.2f}",
-                            sent_s=f"{e.sentences_per_s:.0f}")
+            bar.set_postfix_str(f"loss {e.loss:.3f}, epoch {e.epoch:.2f}, "
+                                f"{e.sentences_per_s:.0f} sentences/s")
+            bar.set(e.step)
         elif isinstance(e, Evaluation):
-            tqdm.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
-                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}", file=sys.stderr)
+            bar.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
+                      f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
 
     config = _config_from_args(a)
     auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
@@ -434,7 +437,7 @@ def cmd_train(a) -> int:
             event = train(None if a.resume else _data_from_path(a.data), config, out, on_event,
                           lambda: stop["asked"], resume=a.resume is not None)
     finally:
-        bar.close()
+        bar.close(failed=bar.n == 0 or sys.exc_info()[0] is not None)  # an error: one line
         signal.signal(signal.SIGINT, previous)
     result = {"run": run_id, **event_dict(event)}
     print(json.dumps(result, indent=2))

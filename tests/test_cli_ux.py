@@ -201,3 +201,16 @@ def test_progress_on_a_terminal_is_a_bar_with_an_eta():
     bar.close()
     shown = f.getvalue()
     assert "exporting" in shown and "/4000" in shown and "<" in shown  # tqdm: elapsed<eta
+
+
+def test_long_export_shows_plain_progress_off_a_terminal(tmp_path):
+    """Export counts the sentences it writes, as plain lines when stderr is not a terminal."""
+    data = tmp_path / "big.conll"
+    data.write_text("\n\n".join(f"w{i} B-PER\nsaid O" for i in range(3000)) + "\n",
+                    encoding="utf-8")
+    proj = tmp_path / "p.nerproj"
+    assert cli("init", proj).returncode == 0
+    assert cli("import", proj, data, "--split", "train").returncode == 0
+    out = cli("export", proj, tmp_path / "out.jsonl", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    assert "exporting: 3,000 / 3,000 sentences" in out.stderr, out.stderr

@@ -188,11 +188,43 @@ def scan_file(path: str | Path, fmt: str | None = None, *, known: Iterable[str] 
     return report
 
 
+class _CountingStore:
+    """The store as an exporter sees it, counting the sentences it reads (export progress for
+    every writer without threading a callback through each of them)."""
+
+    def __init__(self, store: ProjectStore, on_progress: Callable[[int], None], every: int = 500):
+        self._store, self._on_progress, self._every, self._n = store, on_progress, every, 0
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy / pickle probes: not the store's business
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+    def _count(self, n: int = 1) -> None:
+        self._n += n
+        if self._n % self._every < n:
+            self._on_progress(self._n)
+
+    def iter_sentences(self, *args, **kwargs):
+        for sentence in self._store.iter_sentences(*args, **kwargs):
+            self._count()
+            yield sentence
+
+    def iter_documents(self, *args, **kwargs):
+        for doc, sentences in self._store.iter_documents(*args, **kwargs):
+            self._count(len(sentences))
+            yield doc, sentences
+
+
 def export_file(store: ProjectStore, path: str | Path, fmt: str, split: str | None = None, *,
-                force: bool = False, include_unlabelled: bool = False) -> int:
+                force: bool = False, include_unlabelled: bool = False,
+                on_progress: Callable[[int], None] | None = None) -> int:
     """Export after checking the target (never the project, its side files or runs; an existing
     output only with ``force``). Formats without a status field leave unlabelled sentences out
-    unless ``include_unlabelled``: they would come back as gold (see :func:`left_out`)."""
+    unless ``include_unlabelled``: they would come back as gold (see :func:`left_out`).
+    ``on_progress(sentences_read)`` is called every 500 sentences."""
+    if on_progress is not None:
+        store = _CountingStore(store, on_progress)
     try:
         writer = EXPORT_FORMATS[fmt]
     except KeyError:
