@@ -197,3 +197,15 @@ def test_evaluate_and_train_curve_as_commands(finished, tiny_bert, tmp_path):
     points = points["points"] if isinstance(points, dict) else points
     assert [p["fraction"] for p in points] == [0.5, 1.0]
     assert points[0]["n_train"] < points[1]["n_train"] == 40
+
+
+def test_the_model_card_gets_the_test_scores(finished):
+    from nerstudio.core.evaluation import evaluate_run
+    from nerstudio.core.runs import model_dir
+
+    path, run_id = finished
+    metrics = evaluate_run(path, run_id, "test")
+    with ProjectStore(path) as store:
+        card = (model_dir(store, run_id) / "README.md").read_text(encoding="utf-8")
+    assert "Test scores" in card or "test f1" in card.lower(), card[:2000]
+    assert f"{metrics['f1']:.4f}" in card

@@ -84,6 +84,11 @@ def evaluate_run(project_path: str | Path, run_id: int, split: str = "test",
         metrics.update(split=split, sentences=total, seconds=round(time.perf_counter() - t0, 3),
                        evaluated_at=time.strftime("%Y-%m-%d %H:%M:%S"), model=str(folder))
         store.set_run_evaluation(run_id, split, metrics)
+    if split == "test":  # the model card (README.md beside the weights) gets the test scores
+        from .modelcard import add_test_scores
+
+        add_test_scores(folder, {k: v for k, v in metrics.items() if k != "confusion"},
+                        test_size=total)
     if on_progress:
         on_progress(total, total)
     return metrics
