@@ -30,6 +30,7 @@ from ..core.inference import Predictor
 from ..core.tokenize import rebase, split_sentences, tokenize
 from .safe_text import rich_plain, safe_colour
 from .token_editor import readable_text_colour
+from .session_view import SessionView
 from .workers import Worker
 
 SAMPLE = ("Angela Merkel met Emmanuel Macron in Paris on Tuesday. The talks at the Elysee Palace "
@@ -116,7 +117,7 @@ class HighlightView(QTextBrowser):
         return _blocked_resource(int(getattr(type_, "value", type_)))
 
 
-class Playground(QWidget):
+class Playground(SessionView, QWidget):
     predicted = Signal()   # a fresh (not stale) result was shown
     added = Signal(int)    # Add to dataset wrote this many sentences
 
@@ -178,17 +179,6 @@ class Playground(QWidget):
             session.active_model_changed.connect(self._active_model_changed)
             session.labels_changed.connect(self._rerender)
         self._rerender()
-
-    def session(self):
-        """The window's project session (binding to it on first sight), or None."""
-        s = getattr(self.window, "session", None)
-        if s is not self._session:
-            self.set_session(s)
-        return s
-
-    def store(self):
-        s = self.session()
-        return s.store if s is not None else getattr(self.window, "store", None)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.session()

@@ -44,6 +44,7 @@ from ..core.session import ProjectSession
 from ..core.training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig)
 from .playground import import_ml
 from .safe_text import rich_plain
+from .session_view import SessionView
 from .workers import Worker
 
 def knob_help(name: str) -> str:
@@ -168,7 +169,7 @@ def _evaluation(m: dict) -> Evaluation:
 OVERLAY_COLOURS = ["#999999", "#d4a017", "#17a2b8", "#6c757d"]
 
 
-class TrainView(QWidget):
+class TrainView(SessionView, QWidget):
     run_finished = Signal(int)   # run id, after a finished run (to refresh the playground)
 
     def __init__(self, window):
@@ -234,17 +235,6 @@ class TrainView(QWidget):
                 if self.shown_run != run_id:
                     self.show_run(run_id)
                 return
-
-    def session(self):
-        """The window's project session (binding to it on first sight), or None."""
-        s = getattr(self.window, "session", None)
-        if s is not self._session:
-            self.set_session(s)
-        return s
-
-    def store(self):
-        s = self.session()
-        return s.store if s is not None else getattr(self.window, "store", None)
 
     def _acting_session(self):
         """The session to act through: the window's, or (before the window has one) a
