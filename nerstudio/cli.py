@@ -392,8 +392,9 @@ def cmd_train(a) -> int:
 
     from .core.training import Cancelled, Evaluation, Failed, Finished, Started, Step, event_dict
 
-    if not a.project and not a.data:
-        raise NerStudioError("give a project file or --data")
+    resuming_folder = a.resume is not None and not a.project
+    if not a.project and not a.data and not (resuming_folder and a.output):
+        raise NerStudioError("give a project file, --data, or --output FOLDER --resume 0")
     stop = {"asked": False}
 
     def on_sigint(signum, frame):
@@ -434,15 +435,15 @@ def cmd_train(a) -> int:
 
             out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
             run_id = None
-            event = train(None if a.resume else _data_from_path(a.data), config, out, on_event,
-                          lambda: stop["asked"], resume=a.resume is not None)
+            event = train(None if resuming_folder else _data_from_path(a.data), config, out,
+                          on_event, lambda: stop["asked"], resume=resuming_folder)
     finally:
         bar.close(failed=bar.n == 0 or sys.exc_info()[0] is not None)  # an error: one line
         signal.signal(signal.SIGINT, previous)
     result = {"run": run_id, **event_dict(event)}
     print(json.dumps(result, indent=2))
     if isinstance(event, Cancelled):
-        hint = f"--resume {run_id}" if run_id else f"--output {a.output} --resume 0"
+        hint = f"--resume {run_id}" if run_id else f"--output {out} --resume 0"
         print(f"cancelled at step {event.step}; continue with: nerstudio train "
               f"{a.project or ''} {hint}".replace("  ", " "), file=sys.stderr)
         return 3

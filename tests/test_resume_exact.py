@@ -41,3 +41,56 @@ def test_cancel_and_resume_give_the_uninterrupted_weights(tiny_bert, tmp_path):
     assert a.keys() == b.keys()
     worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
     assert worst < 1e-5, f"resumed weights differ by up to {worst}"
+
+
+def test_a_resume_uses_the_runs_own_settings_whatever_is_asked(tiny_bert, tmp_path):
+    from nerstudio.core.training import TrainConfig
+
+    data = TrainingData(TRAIN, TRAIN[:6], TAGS)
+    cfg = tiny_config(tiny_bert, epochs=3, batch_size=4, learning_rate=3e-3, logging_steps=1,
+                      eval_every="none")
+    steps = []
+    cancelled = train(data, cfg, tmp_path / "run",
+                      lambda e: isinstance(e, Step) and steps.append(e.step),
+                      should_stop=lambda: len(steps) >= 3)
+    assert isinstance(cancelled, Cancelled)
+    events = []
+    resumed = train(None, TrainConfig(base_model=str(tiny_bert)), tmp_path / "run", events.append,
+                    resume=True)  # asked with every value on auto: the run's own values win
+    assert isinstance(resumed, Finished), resumed
+    started = next(e for e in events if type(e).__name__ == "Started")
+    assert started.config["learning_rate"] == 3e-3 and started.config["batch_size"] == 4
+    assert resumed.steps == 27  # 36 sentences / 4 = 9 steps x 3 epochs
+
+
+def test_the_printed_resume_command_of_a_data_folder_run_works(tiny_bert, tmp_path):
+    """`train --data` cancelled with Ctrl+C prints how to continue; that command resumes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.txt").write_text("\n\n".join(
+        ["angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O"] * 40))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "nerstudio", "train", "--data", str(data), "--output", str(out),
+           "--base-model", str(tiny_bert), "--epochs", "40", "--batch-size", "2",
+           "--learning-rate", "1e-3", "--max-length", "64", "--eval-every", "none"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("checkpoint-*")) and \
+            not (out / "train_config.json").exists():
+        time.sleep(0.2)
+    time.sleep(3)  # some steps
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 3, stderr
+    hint = stderr.strip().splitlines()[-1]
+    assert "continue with: nerstudio train" in hint and str(out) in hint, hint
+    again = hint.split("continue with: nerstudio ")[1].split()
+    done = subprocess.run([sys.executable, "-m", "nerstudio", *again], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (out / "model" / "model.safetensors").exists()

@@ -98,3 +98,18 @@ def test_edits_pass_expected_version(session):
         session.set_spans(sid, [Span(0, 1, "PER")], expected_version=version)
     assert ("sentence_changed", sid) in seen  # the view re-reads what the file holds
     assert session.store.sentence(sid).spans == [Span(2, 3, "ORG")]
+
+
+def test_poll_sees_an_undo_and_redo_in_another_process(session):
+    """An undo and a redo elsewhere leave every count and maximum as they were; the window must
+    still notice (else its next edit is refused as stale)."""
+    sid = session.store.sentence_rows(0, 10)[0].id
+    with ProjectStore(session.path) as other:
+        other.set_spans(sid, [Span(0, 1, "PER")])
+    assert session.poll() is True
+    seen = record(session)
+    with ProjectStore(session.path) as other:
+        assert other.undo() == sid and other.redo() == sid
+    assert session.poll() is True and seen
+    version = session.store.sentence(sid).version
+    session.set_spans(sid, [Span(0, 1, "ORG")], expected_version=version)  # not refused

@@ -740,3 +740,24 @@ def test_a_read_only_project_of_the_previous_version_is_read_as_it_is(tmp_path):
         with pytest.raises(ReadOnlyProjectError):
             s.set_spans(2, [])
     assert _digest(path) == before
+
+
+def test_import_together_keeps_the_good_files_when_the_skipped_bad_file_is_the_last(tmp_path):
+    """A caller that skips a bad file and goes on keeps every good file, also when the bad file
+    is the last one read (an open temp-only transaction must not swallow the copy)."""
+    path = tmp_path / "p.nerproj"
+    _project(path)
+
+    def bad():
+        yield Sentence.from_words(["x"])
+        raise ImportFormatError("bad tag", "b.conll", 3)
+
+    with ProjectStore(path) as s:
+        before = s.count()
+        with s.import_together():
+            s.import_items([Sentence.from_words(["good"])] * 5, source="a.txt")
+            with pytest.raises(ImportFormatError):
+                s.import_items(bad(), source="b.conll")
+        assert s.count() == before + 5
+    with ProjectStore(path) as s:
+        assert s.count() == before + 5

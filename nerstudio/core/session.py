@@ -246,6 +246,8 @@ class ProjectSession:
                      + q("SELECT max(rowid), count(*) FROM predictions")[0])
         runs = tuple(q("SELECT id, status FROM runs ORDER BY id"))
         active = self.store.meta("active_run")
+        # an undo and a redo between two polls leave every count above as it was
+        sentences += (self.store.changes() if hasattr(self.store, "changes") else None,)
         return labels, sentences, runs, active
 
     def _note_own_write(self) -> None:

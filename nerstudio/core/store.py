@@ -627,6 +627,8 @@ class ProjectStore:
         conn.execute("DELETE FROM temp.import_spans WHERE sent > ?", (sentences,))
         conn.execute("DELETE FROM temp.import_sentences WHERE i > ?", (sentences,))
         conn.execute("DELETE FROM temp.import_documents WHERE i > ?", (documents,))
+        if self._staging_commits and conn.in_transaction:
+            conn.commit()  # temp tables only; an open transaction would swallow the final copy
         batch.sentences, batch.documents = sentences, documents
         del batch.labels[labels:]
 
@@ -857,6 +859,17 @@ class ProjectStore:
         self.db.execute("UPDATE sentences SET status = ?, n_entities = ?, version = version + 1, "
                         "updated_at = datetime('now') WHERE id = ?",
                         (state["status"], len(spans), sentence_id))
+        self._count_change()
+
+    def _count_change(self) -> None:
+        """One more change to sentences (edit, undo, redo, split): a counter other windows poll,
+        since an undo and a redo between two polls leave every count and maximum as it was."""
+        self.db.execute("INSERT INTO meta(key, value) VALUES ('changes', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def changes(self) -> int:
+        """The change counter (see :meth:`_count_change`)."""
+        return int(self._scalar("SELECT value FROM meta WHERE key = 'changes'") or 0)
 
     def _check_version(self, sentence_id: int, expected: int | None) -> None:
         """Refuse an edit made on a view older than the file (another window or process wrote
@@ -910,6 +923,7 @@ class ProjectStore:
         with self.transaction():
             self.db.conn.executemany("UPDATE sentences SET split = ? WHERE id = ?",
                                      [(split, i) for i in sentence_ids])
+            self._count_change()
 
     # -- undo history -----------------------------------------------------------------------------
     # Each store instance has an ``origin``; its edits carry it. undo/redo act on this origin's

@@ -233,10 +233,13 @@ def _prepare(data, config, out: Path, resume: bool):
     """The run's data (its own snapshot on resume; dev held out when there is none) and its
     config with the "auto" values resolved for that data; both saved beside the run."""
     snapshot = out / "data.json"
-    if resume:  # the very data the run started with, whatever the project holds now
+    if resume:  # the very data and settings the run started with, whatever is asked now
         if not snapshot.exists():
             raise TrainingFailed(f"{out}: nothing to resume (no data snapshot)")
         data = load_snapshot(snapshot)
+        saved = out / "train_config.json"
+        if saved.exists():
+            config = TrainConfig.from_dict(json.loads(saved.read_text()))
     reason = check_data(data)
     if reason:
         raise TrainingFailed(reason)
