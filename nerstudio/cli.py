@@ -205,6 +205,7 @@ def cmd_export(a) -> int:
                                              "exporting") as bar:
         n = export_file(store, a.output, a.format, a.split, force=a.force,
                         include_unlabelled=a.include_unlabelled, on_progress=bar.set)
+        bar.set(max(bar.n, n))
         skipped = left_out(store, a.format, a.split, a.include_unlabelled)
     written = [f.name for f in folder_files(a.output).values() if f.exists()] if to_folder else []
     print(f"exported {n} sentences to {a.output}"
@@ -304,19 +305,31 @@ def format_stats(stats: dict) -> str:
 
 
 def cmd_runs(a) -> int:
+    """The project's runs: id, status, best dev F1, test F1, duration, active, base model."""
     from .core.runs import reconcile, run_folder
 
     with _open(a.project) as store:
         reconcile(store)
+        active = store.meta("active_run")
         runs = [{"id": r["id"], "status": r["status"], "best_f1": r["best_f1"],
+                 "test_f1": ((r.get("evaluations") or {}).get("test") or {}).get("f1"),
+                 "duration_s": r["duration_s"], "active": r["id"] == active,
                  "created_at": r["created_at"], "base_model": r["base_model"],
                  "folder": str(run_folder(store, r)), "error": r["error"]} for r in store.runs()]
     if a.json:
         print(json.dumps(runs, indent=2))
         return 0
-    for r in runs:
-        f1 = "-" if r["best_f1"] is None else f"{r['best_f1']:.4f}"
-        print(f"{r['id']:>4}  {r['status']:<12}{f1:>8}  {r['created_at']}  {r['folder']}")
+    if not runs:
+        print(f"no runs yet in {a.project}: train one with 'nerstudio train {a.project}'")
+        return 0
+    score = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    rows = [("run", "status", "dev F1", "test F1", "duration", "active", "started", "base model")]
+    rows += [(str(r["id"]), r["status"], score(r["best_f1"]), score(r["test_f1"]),
+              "-" if r["duration_s"] is None else f"{r['duration_s'] / 60:.1f} min",
+              "*" if r["active"] else "", r["created_at"] or "", r["base_model"]) for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     return 0
 
 

@@ -209,3 +209,22 @@ def test_the_model_card_gets_the_test_scores(finished):
         card = (model_dir(store, run_id) / "README.md").read_text(encoding="utf-8")
     assert "Test scores" in card or "test f1" in card.lower(), card[:2000]
     assert f"{metrics['f1']:.4f}" in card
+
+
+def test_runs_lists_scores_duration_and_the_active_run(finished):
+    import subprocess
+    import sys
+
+    path, run_id = finished
+    with ProjectStore(path) as store:
+        store.set_meta("active_run", run_id)
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "runs", str(path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.splitlines()[:2]
+    for column in ("run", "status", "dev F1", "test F1", "duration", "active", "base model"):
+        assert column in header
+    assert row.split()[0] == str(run_id) and "finished" in row and "*" in row and "min" in row
+    listed = json.loads(subprocess.run([sys.executable, "-m", "nerstudio", "runs", str(path),
+                                        "--json"], capture_output=True, text=True).stdout)
+    assert listed[0]["active"] is True and listed[0]["duration_s"] > 0
