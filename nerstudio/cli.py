@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "holding train/valid(dev)/test files or a saved DatasetDict")
     s.add_argument("--output", help="run folder (with --data; default ./runs/<time>)")
     s.add_argument("--resume", type=int, metavar="RUN", help="resume a cancelled or interrupted run")
+    s.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (PyTorch DDP through torchrun: "
+                   "one per GPU, or gloo on the CPU); the batch size is the global batch. On "
+                   "several machines start 'nerstudio train' with torchrun instead (README)")
+    s.add_argument("--events", choices=["jsonl"],
+                   help="print each training event as one JSON line on stdout (for programs)")
     add_train_options(s)
 
     s = sub.add_parser("predict", help="find entities in text with a trained model",
@@ -140,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     cli_eval.add_evaluate_parser(sub)
     cli_eval.add_train_curve_parser(sub)
+    from . import cli_review
+
+    cli_review.add_review_parser(sub)
     return p
 
 
@@ -398,6 +407,21 @@ def describe_schedule(config: dict, auto: set[str]) -> str:
 
 
 def cmd_train(a) -> int:
+    from .core.training import distributed
+
+    w = distributed.world()
+    if w.size > 1:
+        distributed.redirect_console()  # under --processes: rank 0's console goes to the launcher
+    try:
+        code = _cmd_train(a, w)
+    except BaseException:
+        distributed.report_exit(1)
+        raise
+    distributed.report_exit(code)
+    return code
+
+
+def _cmd_train(a, w) -> int:
     import signal
     import time
 
@@ -408,6 +432,22 @@ def cmd_train(a) -> int:
     resuming_folder = a.resume is not None and not a.project
     if not a.project and not a.data and not (resuming_folder and a.output):
         raise NerStudioError("give a project file, --data, or --output FOLDER --resume 0")
+    processes = getattr(a, "processes", 1) or 1
+    if processes < 1:
+        raise NerStudioError("--processes must be at least 1")
+    if w.size > 1 and processes > 1:
+        raise NerStudioError(f"--processes {processes}: this process is already rank {w.rank} of "
+                             f"{w.size} started by torchrun; leave --processes out")
+    if (processes > 1 or w.size > 1) and not a.project:
+        raise NerStudioError("training on several processes needs a project file (import "
+                             "the --data files into one)")
+    if processes > 1:
+        from .core.training.distributed import run_local
+
+        extra = ("--data", a.data) if a.data else ()
+        return run_local(a.project, _config_from_args(a), processes, a.resume,
+                         events=getattr(a, "events", None) == "jsonl", extra=extra)
+    jsonl = getattr(a, "events", None) == "jsonl" and w.main
     stop = {"asked": False}
 
     def on_sigint(signum, frame):
@@ -417,9 +457,12 @@ def cmd_train(a) -> int:
         bar.write("cancelling at the next step (Ctrl+C again to abort)...")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = progress(None, "steps", "training", quiet_below=0, interval=10.0)
+    bar = progress(None, "steps", "training", quiet_below=0, interval=10.0,
+                   file=None if w.main else open(os.devnull, "w"))  # rank 0 speaks for the run
 
     def on_event(e):
+        if jsonl:
+            print(json.dumps(event_dict(e)), flush=True)
         if isinstance(e, Started):
             bar.reset(total=e.total_steps)
             bar.write(f"training on {e.device_name} ({e.precision}): {e.train_sentences} train / "
@@ -453,8 +496,10 @@ def cmd_train(a) -> int:
     finally:
         bar.close(failed=bar.n == 0 or sys.exc_info()[0] is not None)  # an error: one line
         signal.signal(signal.SIGINT, previous)
+    if not w.main:  # rank 0 reports the run
+        return 0 if isinstance(event, Finished) else 3 if isinstance(event, Cancelled) else 1
     result = {"run": run_id, **event_dict(event)}
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result) if jsonl else json.dumps(result, indent=2), flush=True)
     if isinstance(event, Cancelled):
         hint = f"--resume {run_id}" if run_id else f"--output {out} --resume 0"
         print(f"cancelled at step {event.step}; continue with: nerstudio train "
@@ -480,6 +525,15 @@ def _cli_eval(name):
 
 
 COMMANDS.update({"evaluate": _cli_eval("cmd_evaluate"), "train-curve": _cli_eval("cmd_train_curve")})
+
+
+def _cmd_review(a):
+    from . import cli_review
+
+    return cli_review.cmd_review(a)
+
+
+COMMANDS["review"] = _cmd_review
 
 
 def main(argv: list[str] | None = None) -> int:

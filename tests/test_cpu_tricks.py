@@ -21,8 +21,13 @@ def test_a_cpu_run_reports_each_trick_really_in_effect(tiny_bert, tmp_path):
     on = _started(tiny_bert, tmp_path / "on").cpu_tricks
     assert on == {"sparse_embeddings": True, "pooled_dropout": True, "last_layer_pruning": True}
     off = _started(tiny_bert, tmp_path / "off", sparse_embeddings="off",
-                   pooled_dropout="off").cpu_tricks
-    assert off["sparse_embeddings"] is False and off["pooled_dropout"] is False
+                   pooled_dropout="off", last_layer_pruning="off").cpu_tricks
+    assert off == {"sparse_embeddings": False, "pooled_dropout": False,
+                   "last_layer_pruning": False}
+    alone = _started(tiny_bert, tmp_path / "alone", sparse_embeddings="off",
+                     pooled_dropout="off").cpu_tricks  # each one can be measured alone
+    assert alone == {"sparse_embeddings": False, "pooled_dropout": False,
+                     "last_layer_pruning": True}
 
 
 def test_no_trick_touches_the_model_on_a_gpu_and_forcing_one_is_refused(tiny_bert):
@@ -32,7 +37,7 @@ def test_no_trick_touches_the_model_on_a_gpu_and_forcing_one_is_refused(tiny_ber
     assert apply_cpu_tricks(model, TrainConfig(), "cuda") is False
     assert not model.get_input_embeddings().sparse
     assert not any(isinstance(m, PooledDropout) for m in model.modules())
-    for knob in ("sparse_embeddings", "pooled_dropout"):
+    for knob in ("sparse_embeddings", "pooled_dropout", "last_layer_pruning"):
         with pytest.raises(TrainingFailed, match="CPU speed-up"):
             apply_cpu_tricks(model, TrainConfig(**{knob: "on"}), "cuda")
 

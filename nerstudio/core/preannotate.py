@@ -2,6 +2,11 @@
 
 Runs on a worker thread with its own store connection; writes predictions (with scores) and each
 sentence's uncertainty chunk by chunk, so progress is visible and a cancel keeps what is done.
+
+With ``active=True`` (the default) it also ranks every unlabelled sentence for active learning
+(issue #15: MNLP uncertainty, near-duplicates spread, :mod:`.active`) from the same predictions,
+scoring any unlabelled sentence the filters left out, and stores that order with ``run_id``. The
+order is written only when the whole pass ends: a cancelled pass leaves the old order.
 """
 from __future__ import annotations
 
@@ -15,22 +20,38 @@ from .store import ProjectStore
 def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = None,
                 status: tuple[str, ...] = ("unlabelled",), split: str | None = None,
                 on_progress: Callable[[int, int], None] | None = None,
-                should_stop: Callable[[], bool] = lambda: False, chunk: int = 256) -> int:
-    """Predict every matching sentence; returns how many got predictions."""
+                should_stop: Callable[[], bool] = lambda: False, chunk: int = 256,
+                active: bool = True) -> int:
+    """Predict every matching sentence; returns how many got predictions. ``active``: also
+    store the active-learning order of all unlabelled sentences (see the module docstring)."""
+    from .active import diversify, mnlp, score_sentences
+
     done = 0
+    scored: list[tuple[int, list[str], float]] = []
     with ProjectStore(project) as store:
         total = store.count(split=split, status=status)
+        extra = []  # unlabelled sentences the filters leave out, scored for the order only
+        if active and (split is not None or "unlabelled" not in status):
+            extra = [s for s in store.iter_sentences(status=("unlabelled",))
+                     if (split is not None and s.split != split) or "unlabelled" not in status]
+        grand = total + len(extra)
         batch = []
 
         def flush():
             nonlocal done
-            results = predictor.predict_sentences(batch)
+            preds = predictor.predict_words([s.words for s in batch], should_stop=should_stop)
+            if should_stop():  # a cancelled batch is partly unpredicted: store none of it
+                batch.clear()
+                return
             store.replace_predictions(run_id, [
-                (s.id, spans, unc) for s, (spans, unc) in zip(batch, results)])
+                (s.id, p.spans(), p.uncertainty()) for s, p in zip(batch, preds)])
+            if active:
+                scored.extend((s.id, list(s.words), mnlp(p))
+                              for s, p in zip(batch, preds) if s.status == "unlabelled")
             done += len(batch)
             batch.clear()
             if on_progress:
-                on_progress(done, total)
+                on_progress(done, grand if active else total)
 
         for sentence in store.iter_sentences(split=split, status=status):
             if should_stop():
@@ -40,4 +61,11 @@ def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = 
                 flush()
         if batch and not should_stop():
             flush()
+        if active and not should_stop():
+            more = score_sentences(predictor, extra, chunk, on_progress, should_stop,
+                                   done=done, total=grand) if extra else []
+            if more is not None and not should_stop():
+                scored += more
+                store.set_active_order(run_id, diversify(scored),
+                                       {sid: score for sid, _w, score in scored})
     return done

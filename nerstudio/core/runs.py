@@ -75,7 +75,14 @@ def train_project(project: str | Path, config: TrainConfig,
                   should_stop: Callable[[], bool] = lambda: False,
                   resume_run: int | None = None, data: TrainingData | None = None):
     """Train on a project (or resume one of its runs). Returns the final event. A run left
-    by an exception (a second Ctrl+C) is marked 'interrupted' on the way out."""
+    by an exception (a second Ctrl+C) is marked 'interrupted' on the way out. Started by
+    torchrun (several processes, :mod:`.training.distributed`): rank 0 does all of this, the
+    other ranks train on the snapshot rank 0 exported and never open the project."""
+    from .training.distributed import world
+
+    if world().size > 1:
+        return _train_project_ranked(Path(project), config, on_event, should_stop, resume_run,
+                                     data)
     project = Path(project)
     with ProjectStore(project) as store:
         if resume_run is not None:
@@ -93,6 +100,75 @@ def train_project(project: str | Path, config: TrainConfig,
                           resume=resume_run is not None)
         except BaseException:
             store.update_run(run_id, status="interrupted", error="stopped by an error or abort")
+            raise
+        _finish(store, run_id, event, time.perf_counter() - t0, recorder.best_f1)
+    return run_id, event
+
+
+def _train_project_ranked(project: Path, config: TrainConfig, on_event, should_stop,
+                          resume_run: int | None, data: TrainingData | None):
+    """One rank of a distributed run. Rank 0: the run row (or the resumed one), the snapshot and
+    resolved config in the run folder, then the folder to every rank (a broadcast), then the same
+    training and recording as one process. The others: the folder from rank 0, then training on
+    its snapshot; their events go nowhere (rank 0's carry the run's metrics)."""
+    from .training import distributed as dist
+    from .training.engine import TrainingFailed, prepare_run
+
+    w = dist.world()
+    dist.init_group()
+    dist.terminate_on_sigterm()
+    try:
+        if not w.main:
+            shared = dist.share(None)
+            if shared.get("error"):
+                if shared.get("failed"):  # the run failed before training (rank 0 recorded it)
+                    return shared.get("run"), Failed(shared["error"])
+                raise StoreError(shared["error"])
+            out = Path(shared["folder"])
+            dist.wait_for(out / "data.json")
+            event = train(None, config, out, lambda e: None, should_stop,
+                          resume=shared["resume"])
+            return shared["run"], event
+        return _rank0(project, config, on_event, should_stop, resume_run, data, dist,
+                      TrainingFailed, prepare_run)
+    finally:
+        dist.close_group()
+
+
+def _rank0(project, config, on_event, should_stop, resume_run, data, dist, TrainingFailed,
+           prepare_run):
+    with ProjectStore(project) as store:
+        try:
+            if resume_run is not None:
+                run_id, out, config = _claim_resume(store, resume_run)
+            else:
+                data = data if data is not None else snapshot(store)
+                run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
+                out = runs_dir(project) / f"run-{run_id}"
+                _write_owner(out)
+                store.update_run(run_id, output_dir=_stored_folder(project, out))
+        except BaseException as exc:
+            dist.share({"error": str(exc) or type(exc).__name__})
+            raise
+        recorder = _Recorder(store, run_id, on_event, store.run(run_id).get("best_f1"))
+        t0 = time.perf_counter()
+        try:
+            if resume_run is None:
+                try:
+                    prepare_run(data, config, out)  # snapshot + config, read by every rank
+                except TrainingFailed as exc:
+                    event = Failed(str(exc))
+                    dist.share({"error": event.reason, "failed": True, "run": run_id})
+                    recorder(event)
+                    _finish(store, run_id, event, time.perf_counter() - t0, recorder.best_f1)
+                    return run_id, event
+            dist.share({"folder": str(out.absolute()), "run": run_id,
+                        "resume": resume_run is not None})
+            event = train(None, config, out, recorder, should_stop,
+                          resume=resume_run is not None)
+        except BaseException:
+            store.update_run(run_id, status="interrupted", error="stopped by an error or abort "
+                             "(a process of the distributed run ended)")
             raise
         _finish(store, run_id, event, time.perf_counter() - t0, recorder.best_f1)
     return run_id, event

@@ -176,3 +176,32 @@ def m004_run_evaluations(db: Database) -> None:
     is :func:`nerstudio.core.training.data.entity_metrics`'s dict plus when and on how many
     sentences it was measured. NULL until the run is first evaluated."""
     db.execute("ALTER TABLE runs ADD COLUMN evaluations TEXT")
+
+
+@migrations()
+def m005_active_review(db: Database) -> None:
+    """Model in the loop (issue #15):
+
+    - ``active_order``: the unlabelled sentences in Active learning order (``position`` 0 first,
+      most useful to label next), with their uncertainty ``score`` (MNLP; lower = less sure);
+      computed by one model, whose run id is kept in ``meta`` ``active_order``;
+    - ``review_flags``: tokens the k-fold review suspects of a wrong gold tag: the tag given and
+      the tag the out-of-fold model predicts, cleanlab's label-quality ``score`` (lower = more
+      likely an error), and the sentence ``version`` they were computed on (a flag on a sentence
+      changed since no longer shows). Suggestions only: gold changes when a flag is accepted."""
+    db.execute("CREATE TABLE active_order (\n"
+               "    sentence_id INTEGER PRIMARY KEY REFERENCES sentences(id) ON DELETE CASCADE,\n"
+               "    position INTEGER NOT NULL,\n"
+               "    score REAL\n"
+               ")")
+    db.execute("CREATE INDEX active_order_position ON active_order(position)")
+    db.execute("CREATE TABLE review_flags (\n"
+               "    sentence_id INTEGER NOT NULL REFERENCES sentences(id) ON DELETE CASCADE,\n"
+               "    token_index INTEGER NOT NULL,\n"
+               "    given TEXT NOT NULL,\n"
+               "    predicted TEXT NOT NULL,\n"
+               "    score REAL NOT NULL,\n"
+               "    version INTEGER NOT NULL,\n"
+               "    PRIMARY KEY (sentence_id, token_index)\n"
+               ") WITHOUT ROWID")
+    db.execute("CREATE INDEX review_flags_score ON review_flags(score)")

@@ -205,6 +205,16 @@ class ProjectSession:
             self.sentence_changed.emit(sentence_id)
             self._note_own_write()
 
+    def resolve_flag(self, sentence_id: int, token_index: int, accept: bool, **kw) -> bool:
+        """A likely label error answered (issue #15): ``accept`` gives the token the model's tag
+        (one undoable edit), else gold stays as it is; the flag goes either way."""
+        try:
+            return self.store.resolve_flag(sentence_id, token_index, accept,
+                                           **_supported(self.store.resolve_flag, kw))
+        finally:
+            self.sentence_changed.emit(sentence_id)
+            self._note_own_write()
+
     def undo(self) -> int | None:
         sid = self.store.undo()
         self._note_own_write()

@@ -39,6 +39,7 @@ from ..core.errors import (NerStudioError, ProjectBusyError, ReadOnlyProjectErro
 from ..core.heap import freeze_heap
 from ..core.session import WAL_CHECKPOINT_BYTES, ProjectSession, checkpoint_file
 from ..core.store import ProjectStore
+from .active import ACTIVE_ORDER, FILE_ORDER, order_state
 from .import_dialog import (ExportDialog, ImportDialog, new_labels_question, run_export,
                             run_import)
 from .label_manager import LabelManager
@@ -48,6 +49,7 @@ from .token_editor import TokenEditor, readable_text_colour
 from .workers import Worker
 
 ALL = "(all)"
+LIKELY_ERRORS = "likely errors"  # the status filter's entry for the review's flagged sentences
 MAX_RECENT = 8
 BUSY_TIMEOUT_S = 2.0   # a click waits at most this long for another process's write lock
 POLL_MS = 1000         # how often another process's commits are looked for
@@ -119,6 +121,8 @@ class MainWindow(QMainWindow):
         self._checkpointing = False        # ... is running
         self._checkpoint_again = False     # writes came while it ran
         self.last_checkpoint = None        # SQLite's (busy, log, checkpointed) of the last one
+        self.review_overrides: dict = {}   # TrainConfig fields for the review (tests: a tiny model)
+        self.review_worker: Worker | None = None  # the latest Find likely label errors
         self.setWindowTitle("nerstudio")
         self.resize(1200, 750)
         self._build()
@@ -150,7 +154,7 @@ class MainWindow(QMainWindow):
         self.split_filter = QComboBox()
         self.split_filter.addItems([ALL, "train", "dev", "test", "unassigned"])
         self.status_filter = QComboBox()
-        self.status_filter.addItems([ALL, "unlabelled", "labelled", "reviewed"])
+        self.status_filter.addItems([ALL, "unlabelled", "labelled", "reviewed", LIKELY_ERRORS])
         self.label_filter = QComboBox()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search text…")
@@ -168,7 +172,18 @@ class MainWindow(QMainWindow):
         self._search_timer.timeout.connect(lambda: self.apply_filters())
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         lv.addLayout(filters)
-        lv.addWidget(self.search)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        self.order_combo = QComboBox()
+        self.order_combo.setObjectName("order")
+        self.order_combo.addItems([FILE_ORDER, ACTIVE_ORDER])
+        self.order_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.order_caption = QLabel("&Order")
+        self.order_caption.setBuddy(self.order_combo)
+        self.order_combo.currentIndexChanged.connect(lambda _i: self._order_chosen())
+        search_row.addWidget(self.order_caption)
+        search_row.addWidget(self.order_combo)
+        lv.addLayout(search_row)
         self.table = QTableView()
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -191,6 +206,15 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.editor)
         rv.addWidget(scroll, 1)
+        self.review_info = QLabel()  # the shown sentence's likely label errors (or hidden)
+        self.review_info.setObjectName("review-info")
+        self.review_info.setTextFormat(Qt.PlainText)  # words and tags from the file: plain text
+        self.review_info.setWordWrap(True)
+        self.review_info.setStyleSheet("QLabel#review-info { background:#fff4e5; color:#5a3a00;"
+                                       " border:1px solid #f0b45a; border-radius:3px;"
+                                       " padding:4px 8px }")
+        self.review_info.hide()
+        rv.addWidget(self.review_info)
         self.sentence_info = QLabel()
         self.sentence_info.setTextFormat(Qt.PlainText)
         rv.addWidget(_OneLine(self.sentence_info))  # (see there: rewritten on every click)
@@ -232,6 +256,16 @@ class MainWindow(QMainWindow):
         self.read_only_badge.setToolTip("This project file cannot be written: it is open for "
                                         "reading only, and editing is switched off.")
         self.read_only_badge.hide()
+        from .active import ModelRefresher
+        from .freshness import KeepFresh
+
+        self.refresher = ModelRefresher(self)
+        self.refresher.refreshed.connect(lambda _run: self._order_refreshed())
+        self.refresher.state_changed.connect(self._update_order_choice)
+        self.keep_fresh = KeepFresh(self)
+        self.keep_fresh.changed.connect(self._update_fresh_action)
+        for w in (self.refresher.label, self.keep_fresh.label, self.keep_fresh.cancel_button):
+            self.statusBar().addPermanentWidget(w)
         self.statusBar().addPermanentWidget(self.read_only_badge)
         self._status_timer = QTimer(self, singleShot=True, interval=150)
         self._status_timer.timeout.connect(self._update_status_now)
@@ -363,8 +397,17 @@ class MainWindow(QMainWindow):
         self.label_actions = [self._annotate_action(
             f"Pick label {k}", lambda k=k: self.pick_label(k - 1), [str(k)],
             f"Make the label in position {k} the active one") for k in range(1, 10)]
+        self.accept_model_action = self._annotate_action(
+            "Likely error: take the model's label", lambda: self.resolve_flags(True), ["M"],
+            "Give the suspected tokens of this sentence the model's label (one undo step) and go "
+            "to the next likely error")
+        self.keep_label_action = self._annotate_action(
+            "Likely error: keep my label", lambda: self.resolve_flags(False), ["K"],
+            "Keep this sentence's labels as they are (the flags go) and go to the next likely "
+            "error")
         self.edit_actions = [self.done_action, self.accept_action, self.reject_action,
-                             self.undo_action, self.redo_action]
+                             self.undo_action, self.redo_action, self.accept_model_action,
+                             self.keep_label_action]
         self.annotate_actions = self.edit_actions + self.label_actions
         for button, action in ((self.done_button, self.done_action),
                                (self.accept_button, self.accept_action),
@@ -393,12 +436,25 @@ class MainWindow(QMainWindow):
         for a in (self.done_action, self.accept_action, self.reject_action):
             annotate.addAction(a)
         annotate.addSeparator()
+        for a in (self.accept_model_action, self.keep_label_action):
+            annotate.addAction(a)
+        annotate.addSeparator()
         for a in self.label_actions:
             annotate.addAction(a)
         model = self.menuBar().addMenu("&Model")
         self.train_action = self._action(model, "&Train…", self.show_training, "Ctrl+T")
         self.preannotate_action = self._action(model, "&Pre-annotate unlabelled sentences",
                                                self.preannotate, "Ctrl+P")
+        model.addSeparator()
+        self.fresh_action = self._action(model, "&Keep the model fresh",
+                                         lambda: self.keep_fresh.set_enabled(
+                                             self.fresh_action.isChecked()))
+        self.fresh_action.setCheckable(True)
+        self.fresh_every_action = self._action(model, "Retrain &every … labelled sentences…",
+                                               lambda: self.keep_fresh.ask_every())
+        model.addSeparator()
+        self.review_action = self._action(model, "Find likely label &errors…", self.find_errors)
+        model.setToolTipsVisible(True)
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action(help_menu, "&Keyboard and mouse…",
                                              self.show_shortcuts, QKeySequence.HelpContents)
@@ -426,6 +482,8 @@ class MainWindow(QMainWindow):
         for a in (self.import_action, self.labels_action, self.preannotate_action):
             a.setEnabled(writable)
         self.export_action.setEnabled(has)
+        self._update_fresh_action()
+        self._update_review_action()
         self.pages.setCurrentWidget(self.tabs if has else self.welcome)
 
     # -- projects -------------------------------------------------------------------------------
@@ -485,6 +543,7 @@ class MainWindow(QMainWindow):
         for view in (self._train_view, self.playground):
             if view is not None:
                 view.set_session(session)
+        self.keep_fresh.set_session(session)
         self.session_changed.emit(session)
 
     def _close_session(self) -> None:
@@ -493,7 +552,12 @@ class MainWindow(QMainWindow):
         self._poll_timer.stop()
         self._checkpoint_timer.stop()  # closing the store checkpoints (the last connection)
         old, self.session = self.session, None
+        self.refresher.cancel()
         self.model = None
+        blocked = self.order_combo.blockSignals(True)  # the next project starts in file order
+        self.order_combo.setCurrentText(FILE_ORDER)
+        self.order_combo.blockSignals(blocked)
+        self.status_filter.setEnabled(True)
         self.table.setModel(None)
         self.current_id, self._shown, self._shown_suggestions = None, None, []
         self._give_views_the_session(None)
@@ -514,9 +578,168 @@ class MainWindow(QMainWindow):
         return str(folder) if folder is not None else None
 
     def load_active_model(self) -> None:
+        """The active model changed (or a project opened): the playground loads it, the
+        active-learning order is re-ranked with it in the background when it is from another
+        model, and the choices that need a model follow."""
         folder = self.active_model_dir()
         run_id = self.session.active_run if self.session is not None else None
         self.playground.set_model(folder, f"run {run_id}" if folder else "")
+        if folder is not None:
+            self.refresher.request()
+        self._update_order_choice()
+        self._update_review_action()
+
+    # -- active learning order ------------------------------------------------------------------
+    def active_order_on(self) -> bool:
+        return self.order_combo.currentText() == ACTIVE_ORDER
+
+    def _update_order_choice(self) -> None:
+        """The Order choice is offered when the active model has ranked the unlabelled sentences;
+        otherwise it is disabled, its tooltip saying why (and File order is shown)."""
+        session = self.session
+        ok, why = order_state(self.store, session.active_run if session is not None else None,
+                              self.active_model_dir() if session is not None else None)
+        combo = self.order_combo
+        combo.setEnabled(ok)
+        combo.setToolTip(why)
+        combo.setStatusTip(why)
+        if not ok and self.active_order_on():
+            combo.setCurrentText(FILE_ORDER)  # (_order_chosen lists the file order again)
+
+    def _order_chosen(self) -> None:
+        active = self.active_order_on()
+        self.status_filter.setEnabled(not active)
+        self.status_filter.setToolTip(
+            "The Active learning order lists unlabelled sentences only: choose File order to "
+            "filter by status" if active else "")
+        self.apply_filters(keep=self.current_id)
+        if active and self.model is not None and self.model.rowCount() == 0:
+            self.statusBar().showMessage("No unlabelled sentence is left in the active-learning "
+                                         "order", 5000)
+
+    def _order_refreshed(self) -> None:
+        """A new order (or new suggestions) is stored: the choice, and the list when it shows it."""
+        self._update_order_choice()
+        if self.active_order_on():
+            self._sentences_changed()
+
+    # -- keep the model fresh -------------------------------------------------------------------
+    def _update_fresh_action(self) -> None:
+        writable = self.session is not None and not self.read_only
+        on = writable and self.keep_fresh.enabled()
+        for a in (self.fresh_action, self.fresh_every_action):
+            a.setEnabled(writable)
+        blocked = self.fresh_action.blockSignals(True)
+        self.fresh_action.setChecked(on)
+        self.fresh_action.blockSignals(blocked)
+        n = self.keep_fresh.every() if self.session is not None else 25
+        self.fresh_every_action.setText(f"Retrain &every {n} labelled sentences…")
+        tip = (f"Start a training run in the background after every {n} newly labelled "
+               "sentences; its model becomes the active one when it finishes")
+        self.fresh_action.setToolTip(tip)
+        self.fresh_action.setStatusTip(tip)
+
+    # -- likely label errors --------------------------------------------------------------------
+    def _update_review_action(self) -> None:
+        """Find likely label errors needs a writable project and a trained model; the status
+        filter's "likely errors" entry needs flags to list."""
+        reason = None
+        if self.session is None:
+            reason = "Open a project first"
+        elif self.read_only:
+            reason = "The project is open read-only"
+        elif self.active_model_dir() is None:
+            reason = ("Needs a trained model: train one in the Train tab (or make a finished "
+                      "run active) first")
+        self.review_action.setEnabled(reason is None)
+        tip = reason or ("Train models on parts of the labelled sentences and flag the tokens "
+                         "whose label the held-out model disagrees with (needs about 50 labelled "
+                         "sentences)")
+        self.review_action.setToolTip(tip)
+        self.review_action.setStatusTip(tip)
+        flagged = self._flagged_ids()
+        index = self.status_filter.findText(LIKELY_ERRORS)
+        item = self.status_filter.model().item(index)
+        if item is not None:
+            item.setEnabled(bool(flagged) or self.status_filter.currentIndex() == index)
+        self.status_filter.setItemData(
+            index, f"{len(flagged)} sentences with likely label errors, most suspicious first"
+            if flagged else "No likely label errors: Model ▸ Find likely label errors… (needs "
+            "a trained model)", Qt.ToolTipRole)
+
+    def _flagged_ids(self) -> list[int]:
+        if self.store is None or not hasattr(self.store, "flagged_sentence_ids"):
+            return []
+        try:
+            return list(self.store.flagged_sentence_ids())
+        except (NerStudioError, sqlite3.Error):
+            return []
+
+    def _flags_of(self, sentence_id: int | None) -> list:
+        if sentence_id is None or self.store is None or not hasattr(self.store, "review_flags"):
+            return []
+        try:
+            return list(self.store.review_flags(sentence_id))
+        except (NerStudioError, sqlite3.Error):
+            return []
+
+    def _show_flags(self, sentence) -> None:
+        """The shown sentence's likely label errors: a line under the editor ("word: given
+        B-ORG → model B-LOC") and a mark under those tokens. Plain text throughout."""
+        flags = self._flags_of(sentence.id) if sentence is not None else []
+        self.editor.set_marked({f[1] for f in flags})
+        if not flags:
+            if self.review_info.isVisible():
+                self.review_info.hide()
+            return
+        parts = []
+        for _sid, index, given, predicted, _score in flags:
+            word = sentence.tokens[index].text if 0 <= index < len(sentence.tokens) else "?"
+            parts.append(f"{word}: given {given} → model {predicted}")
+        head = ("Likely label error" if len(flags) == 1 else
+                f"Likely label error 1 of {len(flags)}")
+        text = f"{head}:  {parts[0]}    M: take the model's label · K: keep mine"
+        if len(flags) > 1:
+            text += "\nThen:  " + ";  ".join(parts[1:])
+        self.review_info.setText(text)
+        self.review_info.show()
+
+    def resolve_flags(self, accept: bool) -> None:
+        """M / K on a sentence with likely label errors: the first open flag (the line above
+        the buttons) takes the model's tag (one undoable edit) or keeps the gold as it is;
+        either way that flag goes. Once the sentence has none left, the likely-errors list
+        moves to the next one."""
+        if self.current_id is None or self.store is None:
+            return
+        flags = self._flags_of(self.current_id)
+        if not flags:
+            self.statusBar().showMessage("No likely label error on this sentence", 3000)
+            return
+        if not self._can_edit():
+            return
+        sid, flag = self.current_id, flags[0]
+        word = self._shown.tokens[flag[1]].text if self._shown is not None and \
+            flag[1] < len(self._shown.tokens) else "?"
+        if not self._write(self.session.resolve_flag, sid, flag[1], accept,
+                           expected_version=self._version()):
+            self._update_review_action()
+            return
+        self.statusBar().showMessage(
+            (f"{word}: took the model's {flag[3]} (Ctrl+Z undoes it)" if accept else
+             f"{word}: kept your {flag[2]}"), 5000)
+        self._update_review_action()
+        if self._flags_of(sid):
+            return  # the next flag of this sentence is shown
+        if self.status_filter.currentText() == LIKELY_ERRORS and not self.active_order_on():
+            self._go_to_next_listed(lambda row: bool(self._flags_of(row.id)),
+                                    "No likely label error further down this list")
+
+    def find_errors(self) -> Worker | None:
+        """Model ▸ Find likely label errors…: the k-fold review on a worker thread, with
+        progress and Cancel (a cancelled review leaves the project as it was)."""
+        from .review_view import start_review
+
+        return start_review(self)
 
     def show_training(self) -> None:
         """Model > Train: the Train tab, or what to do first when no project is open."""
@@ -557,6 +780,7 @@ class MainWindow(QMainWindow):
             progress.close()
             if self.session is session:
                 session.notify_sentences_changed()
+                self._order_refreshed()  # pre-annotation ranks the sentences as well
             self.statusBar().showMessage(f"Suggestions for {plural(n, 'sentence')}", 5000)
 
         worker.finished.connect(finished)
@@ -696,8 +920,15 @@ class MainWindow(QMainWindow):
         def value(combo):
             return combo.currentText() if combo.currentIndex() > 0 and combo.currentText() else None
 
-        return dict(split=value(self.split_filter), status=value(self.status_filter),
-                    label=value(self.label_filter), search=self.search.text().strip() or None)
+        status, ids = value(self.status_filter), None
+        if self.active_order_on() and self.store is not None:
+            status, ids = None, self.store.active_order  # unlabelled ones, most informative first
+        elif status == LIKELY_ERRORS:
+            status = None
+            ids = self._flagged_ids
+        return dict(split=value(self.split_filter), status=status,
+                    label=value(self.label_filter), search=self.search.text().strip() or None,
+                    ids=ids)
 
     def apply_filters(self, keep: int | None = None) -> None:
         """Filter the list; select ``keep`` when it is still listed, else the first row."""
@@ -741,6 +972,7 @@ class MainWindow(QMainWindow):
         if sentence is None:
             self.current_id, self._shown, self._shown_suggestions = None, None, []
             self.editor.set_sentence(None)
+            self._show_flags(None)
             self.sentence_info.setText("No sentence matches these filters" if self.model is not
                                        None and not self.model.rowCount() else "")
             self._update_actions()
@@ -748,6 +980,7 @@ class MainWindow(QMainWindow):
         suggestions = self.store.predictions(sentence_id) if sentence.status == "unlabelled" else []
         self._shown, self._shown_suggestions = sentence, suggestions
         self.editor.set_sentence(sentence, suggestions)
+        self._show_flags(sentence)
         self._show_info(sentence, suggestions)
 
     def _show_info(self, sentence, suggestions) -> None:
@@ -773,6 +1006,7 @@ class MainWindow(QMainWindow):
         the selection and scroll position stay), the editor and the status bar."""
         if self.model is None:
             return
+        self._update_review_action()
         keep = self.current_id
         try:
             reset = self.model.reload()
@@ -939,6 +1173,17 @@ class MainWindow(QMainWindow):
         self.go_to_next_unlabelled()
 
     def go_to_next_unlabelled(self) -> None:
+        """The next unlabelled sentence below this one in the list (in the Active learning
+        order: the next most informative one); in the likely-errors list, the next one whose
+        flags are still open."""
+        if self.status_filter.currentText() == LIKELY_ERRORS and not self.active_order_on():
+            self._go_to_next_listed(lambda row: bool(self._flags_of(row.id)),
+                                    "No likely label error further down this list")
+            return
+        self._go_to_next_listed(lambda row: row.status == "unlabelled",
+                                "No unlabelled sentence further down this list")
+
+    def _go_to_next_listed(self, wanted, none_left: str) -> None:
         row = self.model.row_of(self.current_id)
         start = 0 if row is None else row + 1
         i = start
@@ -946,9 +1191,9 @@ class MainWindow(QMainWindow):
             while i >= self.model.rowCount() and self.model.canFetchMore():
                 self.model.fetchMore()
             if i >= self.model.rowCount():
-                self.statusBar().showMessage("No unlabelled sentence further down this list", 4000)
+                self.statusBar().showMessage(none_left, 4000)
                 return
-            if self.model.rows[i].status == "unlabelled":
+            if wanted(self.model.rows[i]):
                 self.table.selectRow(i)
                 return
             i += 1

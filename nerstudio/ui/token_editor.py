@@ -229,6 +229,7 @@ class TokenEditor(QWidget):
         self._pressed: int | None = None  # the token under the press, while the button is down
         self._drag_to: int | None = None  # the token under the mouse while dragging
         self._hover: int | None = None
+        self._marked: frozenset[int] = frozenset()  # tokens suspected of a wrong label (review)
         self._metrics = _Metrics(self.font())
         self._tokens: list = []        # the shown sentence's Tokens, to spot a re-show
         self._texts: list[str] = []
@@ -273,12 +274,25 @@ class TokenEditor(QWidget):
         self._anchor = self._pressed = self._drag_to = None
         if not same:
             self._last = self._hover = None
+            self._marked = frozenset()
             self._tokens = [] if sentence is None else sentence.tokens
             self._texts = [t.text for t in self._tokens]
             self._base_widths = self._metrics.chip_widths(self._texts)
             self._layout_width = -1  # new words: a full flow, not an incremental one
             self._looks_spans = None
         self.restyle()
+
+    def set_marked(self, indices) -> None:
+        """Underline these tokens (a likely label error from the review); cleared by the next
+        sentence. Paint only: no re-layout."""
+        marked = frozenset(i for i in indices if 0 <= i < len(self._texts))
+        if marked != self._marked:
+            self._marked = marked
+            self.update()
+
+    @property
+    def marked(self) -> frozenset[int]:
+        return self._marked
 
     def restyle(self) -> None:
         """Recompute which tokens are labelled or suggested, their widths, and the layout when a
@@ -467,6 +481,8 @@ class TokenEditor(QWidget):
         self._paint_texts(p, tokens, normal)
         self._paint_tags(p, tokens, normal)
         self._paint_interaction(p, tokens)
+        if self._marked:
+            self._paint_marks(p, tokens)
         p.end()
 
     def _exposed_rows(self, rect: QRect) -> tuple[int, int]:
@@ -564,6 +580,18 @@ class TokenEditor(QWidget):
             p.setBrush(Qt.NoBrush)
             p.drawRoundedRect(QRectF(self.token_rect(self._hover)).adjusted(0.5, 0.5, -0.5, -0.5),
                               RADIUS, RADIUS)
+
+    def _paint_marks(self, p: QPainter, tokens: range) -> None:
+        """A likely label error: a red outline and a thick bar along the chip's bottom (inside
+        the chip, so a repaint of its line covers it)."""
+        red = QColor("#d32f2f")
+        p.setBrush(Qt.NoBrush)
+        p.setPen(QPen(red, 2, Qt.SolidLine))
+        for i in sorted(self._marked):
+            if i in tokens:
+                r = QRectF(self.token_rect(i))
+                p.drawRoundedRect(r.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
+                p.fillRect(QRectF(r.left() + 1, r.bottom() - 3, r.width() - 2, 3), red)
 
     def _drag_range(self) -> tuple[int, int] | None:
         """Tokens [start, end) between the press (or shift anchor) and the mouse, while dragging."""

@@ -48,11 +48,13 @@ class Schedule:
 
 
 def auto_schedule(n_train: int, batch_size: int | None = None,
-                  gradient_accumulation: int = 1) -> Schedule:
-    """The schedule for ``n_train`` training sentences (a user's fixed batch size is kept)."""
+                  gradient_accumulation: int = 1, processes: int = 1) -> Schedule:
+    """The schedule for ``n_train`` training sentences (a user's fixed batch size is kept). The
+    batch is the global batch of a run on ``processes`` ranks: an auto batch is rounded up to a
+    multiple of them (4 on 3 GPUs: 6); the rest of the rule is the global batch's."""
     n = max(1, n_train)
     bs, lr, min_steps = next(((b, r, s) for top, b, r, s in _TIERS if n <= top), (*_LARGE[:2], 0))
-    bs = batch_size or bs
+    bs = batch_size or -(-bs // max(1, processes)) * max(1, processes)
     per_epoch = math.ceil(n / (bs * gradient_accumulation))
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(min_steps / per_epoch)))
     steps = per_epoch * epochs

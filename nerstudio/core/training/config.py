@@ -71,6 +71,9 @@ class TrainConfig:
     pooled_dropout: str = knob("auto", "CPU: dropout masks from a seeded pool (auto = on for "
                                "CPU; never on a GPU)", choices=("auto", "on", "off"),
                                advanced=True)
+    last_layer_pruning: str = knob("auto", "CPU: the last layer's feed-forward part on "
+                                   "labelled subwords only (same loss; auto = on for CPU; never "
+                                   "on a GPU)", choices=("auto", "on", "off"), advanced=True)
     eval_batch_size: int = knob(64, "sentences per evaluation batch", advanced=True, lo=1,
                                 hi=4096)
     threads: int = knob(0, "CPU threads (0: all cores)", advanced=True, lo=0, hi=512)
@@ -99,16 +102,18 @@ class TrainConfig:
     def auto_fields(self) -> list[str]:
         return [name for name in self.AUTO_FIELDS if getattr(self, name) is None]
 
-    def resolved(self, n_train: int) -> "TrainConfig":
+    def resolved(self, n_train: int, processes: int = 1) -> "TrainConfig":
         """A copy with every "auto" field filled in for ``n_train`` training sentences. The
         evaluation interval follows the schedule too when it was left at "epoch" (a long
-        schedule on little data evaluates every few epochs, not every one)."""
+        schedule on little data evaluates every few epochs, not every one). ``processes``: the
+        ranks of a distributed run; the batch is their global batch (an auto batch becomes a
+        multiple of them)."""
         from .auto import auto_schedule
 
         auto = self.auto_fields()
         if not auto:
             return self
-        s = auto_schedule(n_train, self.batch_size, self.gradient_accumulation)
+        s = auto_schedule(n_train, self.batch_size, self.gradient_accumulation, processes)
         sized = self.epochs is None and self.max_steps <= 0  # the schedule sets the length
         values = {"learning_rate": s.learning_rate, "batch_size": s.batch_size,
                   "epochs": s.epochs if self.max_steps <= 0 else 1.0,
@@ -140,7 +145,7 @@ class TrainConfig:
             problems.append("eval_every must be 'epoch', 'none' or a number of steps")
         if not 16 <= self.max_length <= 4096:
             problems.append("max length must be between 16 and 4096 subwords")
-        for knob in ("sparse_embeddings", "pooled_dropout"):
+        for knob in ("sparse_embeddings", "pooled_dropout", "last_layer_pruning"):
             if getattr(self, knob) not in ("auto", "on", "off"):
                 problems.append(f"{knob} must be auto, on or off")
         if self.checkpoint_minutes < 0:

@@ -48,15 +48,19 @@ def resolve_base_model(name: str) -> str:
 
 
 def pick_device(keep_core_free: bool = False, threads: int = 0) -> tuple[str, str]:
-    """CUDA, then Apple MPS, then the CPU with all its cores (one fewer when asked)."""
+    """CUDA, then Apple MPS, then the CPU with all its cores (one fewer when asked; shared out
+    between the processes of a distributed run on this machine)."""
     import torch
 
+    from .distributed import world
+
+    w = world()
     if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
+        props = torch.cuda.get_device_properties(w.local_rank if w.size > 1 else 0)
         return "cuda", f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps", "Apple GPU (MPS)"
-    n = threads or os.cpu_count() or 1
+    n = threads or max(1, (os.cpu_count() or 1) // max(1, w.local_size))
     if keep_core_free and not threads:
         n = max(1, n - 1)
     torch.set_num_threads(n)
@@ -175,9 +179,11 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
           on_event: Callable[[object], None] = lambda e: None,
           should_stop: Callable[[], bool] = lambda: False,
           resume: bool = False):
-    """Run one training run, or resume the one in ``output_dir`` (then ``data`` may be None: the
-    run's own snapshot is used). Returns the last event: Finished, Failed or Cancelled, which was
-    also sent to ``on_event``. Never raises for a user-caused problem."""
+    """Run one training run, or resume the one in ``output_dir``. ``data`` None: the run
+    folder's own snapshot and config (a resume, or a run :func:`prepare_run` set up, as rank 0
+    does for a distributed run). Returns the last event: Finished, Failed or Cancelled, which was
+    also sent to ``on_event``. Never raises for a user-caused problem. Under torchrun (several
+    processes) every rank calls this; only rank 0 writes files outside the Trainer's own."""
     try:
         event = _train(data, config, Path(output_dir), on_event, should_stop, resume)
         release_heap()  # _train's frame (trainer, model, encoded data) is gone: collect it
@@ -196,6 +202,13 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
 
 def _explain(exc: Exception, config: TrainConfig) -> str:
     text = f"{type(exc).__name__}: {_first_line(exc)}"
+    from .distributed import world
+
+    if world().size > 1 and any(k in str(exc) for k in (
+            "Connection closed", "Connection reset", "Broken pipe", "Timed out", "timed out",
+            "NCCL", "gloo", "Gloo")):
+        return (f"another process of this distributed run stopped or cannot be reached ({text}); "
+                "resume the run from its last checkpoint")
     if "out of memory" in str(exc).lower():
         return (f"out of GPU memory at batch size {config.batch_size}, max length "
                 f"{config.max_length}: try a smaller batch size (with gradient accumulation to "
@@ -221,39 +234,68 @@ def _train(data, config, out, on_event, should_stop, resume):
     run = _Run(data, config, out, device, device_name, on_event, should_stop)
     trainer = _build_trainer(run, model, tokenizer)
     freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
-    checkpoint = _resume_checkpoint(out) if resume else None
+    checkpoint = _resume_checkpoint(out, run.world) if resume else None
+    called = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=checkpoint)
     except torch.cuda.OutOfMemoryError as exc:
         raise TrainingFailed(_explain(exc, config)) from exc
+    # the whole train() call, sampler and data loader construction included (transformers'
+    # train_runtime starts after them): what benchmarks compare with another script's train()
+    output.metrics["train_runtime"] = time.perf_counter() - called
     return _collect(run, trainer, tokenizer, output, begun)
 
 
 def _prepare(data, config, out: Path, resume: bool):
-    """The run's data (its own snapshot on resume; dev held out when there is none) and its
-    config with the "auto" values resolved for that data; both saved beside the run."""
+    """The run's data (the run folder's snapshot when ``data`` is None or on resume; dev held
+    out when there is none) and its config with the "auto" values resolved for that data; both
+    saved beside the run when it starts from given data."""
     snapshot = out / "data.json"
-    if resume:  # the very data and settings the run started with, whatever is asked now
+    if resume or data is None:  # the very data and settings the run started with
         if not snapshot.exists():
             raise TrainingFailed(f"{out}: nothing to resume (no data snapshot)")
         data = load_snapshot(snapshot)
         saved = out / "train_config.json"
         if saved.exists():
             config = TrainConfig.from_dict(json.loads(saved.read_text()))
+        return data, _checked(data, config)
+    return prepare_run(data, config, out)
+
+
+def prepare_run(data: TrainingData, config: TrainConfig, out: Path):
+    """A new run's frozen inputs in its folder: the data snapshot (dev held out when there is
+    none) and the config with "auto" resolved, checked. Rank 0 of a distributed run calls this
+    before the others start; they read both from the folder."""
     reason = check_data(data)
     if reason:
         raise TrainingFailed(reason)
-    if not resume:
-        data = hold_out_dev(data, config.dev_fraction, config.seed)
-    config = config.resolved(len(data.train))  # "auto" values by data size (auto.py)
+    data = hold_out_dev(data, config.dev_fraction, config.seed)
+    config = _checked(data, config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_snapshot(data, out / "data.json")
+    (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    return data, config
+
+
+def _checked(data: TrainingData, config: TrainConfig) -> TrainConfig:
+    """``config`` with "auto" resolved for ``data`` (auto.py; under torchrun the batch is the
+    global batch, a multiple of the number of processes), validated."""
+    from .distributed import per_device_batch, world
+
+    reason = check_data(data)
+    if reason:
+        raise TrainingFailed(reason)
+    size = world().size
+    config = config.resolved(len(data.train), processes=size)
     problems = config.validate()
     if problems:
         raise TrainingFailed("; ".join(problems))
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        save_snapshot(data, snapshot)
-        (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    return data, config
+    try:
+        per_device_batch(config.batch_size, size)
+    except ValueError as exc:
+        raise TrainingFailed(str(exc)) from exc
+    return config
 
 
 class _Run:
@@ -272,18 +314,31 @@ class _Run:
         self.nan = self.cancelled = False
         self.t0, self.step0, self.saved = time.perf_counter(), 0, time.monotonic()
         self.max_len = config.max_length
+        from .distributed import world
+
+        self.world = world()
+        self.device_for_flags = None  # where agree()'s flags live (the Trainer's device)
 
 
 def build_arguments(config: TrainConfig, out: Path, device: str, precision: str,
                     total: int):
     """The recipe's TrainingArguments (AdamW, linear schedule, eval/save per epoch, best model by
-    dev F1). Nothing device-specific but the precision flags: a GPU run is the stock recipe."""
+    dev F1). Nothing device-specific but the precision flags: a GPU run is the stock recipe.
+    Under torchrun the batch is shared out (``batch_size`` is the global batch) and DDP runs on
+    gloo (CPU) or NCCL (GPU) with a bounded timeout."""
     from transformers import TrainingArguments
 
+    from .distributed import DDP_TIMEOUT_S, per_device_batch, world
+
     strategy = _strategy(config)
+    size = world().size
+    # each rank's loss is its own batch's mean and DDP averages the gradients: transformers'
+    # token averaging across devices would report losses scaled by the number of processes
+    ddp = {"ddp_backend": "gloo" if device == "cpu" else None, "ddp_timeout": DDP_TIMEOUT_S,
+           "average_tokens_across_devices": False} if size > 1 else {}
     return TrainingArguments(
         output_dir=str(out), learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=per_device_batch(config.batch_size, size), **ddp,
         per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation,
         num_train_epochs=config.epochs, max_steps=config.max_steps, seed=config.seed,
@@ -328,8 +383,10 @@ def _build_trainer(run: _Run, model, tokenizer):
     per_epoch = math.ceil(len(train_feats) / (config.batch_size * config.gradient_accumulation))
     run.total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.epochs)
     args = build_arguments(config, run.out, run.device, run.precision, run.total)
-    sparse = apply_cpu_tricks(model, config, run.device)
-    trainer = make_trainer_class(sparse, labelled_rows_only=run.device == "cpu")(
+    alone = run.world.size == 1  # the CPU speed-ups are single-process only (dense DDP grads)
+    sparse = apply_cpu_tricks(model, config, run.device if alone else "distributed")
+    pruning = alone and run.device == "cpu" and config.last_layer_pruning != "off"
+    trainer = make_trainer_class(sparse, labelled_rows_only=pruning)(
         model=model, args=args, train_dataset=_ListDataset(train_feats),
         eval_dataset=_ListDataset(dev_feats),
         data_collator=DataCollatorForTokenClassification(
@@ -338,6 +395,7 @@ def _build_trainer(run: _Run, model, tokenizer):
         preprocess_logits_for_metrics=_argmax,
         callbacks=[_events(run), *_early_stopping(config, _strategy(config))])
     run.tricks = cpu_tricks_in_effect(model, trainer)
+    run.device_for_flags = args.device
     trainer.remove_callback(PrinterCallback)  # events replace its prints
     trainer.remove_callback(ProgressCallback)
     return trainer
@@ -350,13 +408,16 @@ def _argmax(logits, labels):
 def apply_cpu_tricks(model, config: TrainConfig, device: str) -> bool:
     """Sparse word-embedding gradients and pooled dropout masks: CPU speed-ups only. On a GPU
     the run is the stock recipe; asking for one there ("on") is refused, not ignored (sparse
-    gradients would also be clipped while still scaled under fp16). Returns whether the
-    embeddings are sparse."""
+    gradients would also be clipped while still scaled under fp16). A distributed run
+    (``device`` "distributed") is the stock recipe too: DDP all-reduces dense gradients.
+    Returns whether the embeddings are sparse."""
     if device != "cpu":
-        forced = [k for k in ("sparse_embeddings", "pooled_dropout") if getattr(config, k) == "on"]
+        forced = [k for k in ("sparse_embeddings", "pooled_dropout", "last_layer_pruning")
+                  if getattr(config, k) == "on"]
         if forced:
-            raise TrainingFailed(f"{', '.join(forced)} = on is a CPU speed-up; on a {device} "
-                                 "device set it to auto or off")
+            where = "several processes" if device == "distributed" else f"a {device} device"
+            raise TrainingFailed(f"{', '.join(forced)} = on is a single-process CPU speed-up; "
+                                 f"on {where} set it to auto or off")
         return False
     sparse = config.sparse_embeddings != "off"
     if sparse:
@@ -412,18 +473,30 @@ def _events(run: _Run):
 def _on_train_begin(self, args_, st, control, **kw):
     r = self.run
     r.t0, r.step0 = time.perf_counter(), st.global_step
-    r.on_event(Started(r.device, r.device_name, st.max_steps or r.total, len(r.data.train),
-                       len(r.data.dev), r.precision, r.config.to_dict(), dict(r.tricks)))
+    config, name = r.config.to_dict(), r.device_name
+    if r.world.size > 1:
+        from .distributed import describe
+
+        config["distributed"] = describe(r.config, r.world, args_.ddp_backend or "nccl")
+        name = f"{r.world.size} processes ({config['distributed']['backend']}), each on {name}"
+    r.on_event(Started(r.device, name, st.max_steps or r.total, len(r.data.train),
+                       len(r.data.dev), r.precision, config, dict(r.tricks)))
 
 
 def _on_step_end(self, args_, st, control, **kw):
     r = self.run
-    if r.should_stop():
+    stop = r.should_stop()
+    minutes = r.config.checkpoint_minutes
+    save = minutes > 0 and time.monotonic() - r.saved >= minutes * 60
+    if r.world.size > 1:  # every rank stops / saves at the same step, or none does
+        from .distributed import agree
+
+        stop, save = agree([stop, save], r.device_for_flags)
+    if stop:
         r.cancelled = True
         control.should_training_stop = True
         control.should_save = True  # a checkpoint to resume from
-    minutes = r.config.checkpoint_minutes
-    if minutes > 0 and time.monotonic() - r.saved >= minutes * 60:
+    if save:
         control.should_save = True  # a kill mid-epoch loses minutes, not the epoch
 
 
@@ -459,7 +532,12 @@ def _on_save(self, args_, st, control, **kw):
     # the Trainer calls this once the checkpoint is wholly written: mark it complete
     r = self.run
     folder = r.out / f"checkpoint-{st.global_step}"
-    (folder / COMPLETE_MARKER).write_text(str(st.global_step))
+    if r.world.size > 1:  # every rank has written its part (its RNG state) first
+        from .distributed import barrier
+
+        barrier()
+    if r.world.main:
+        (folder / COMPLETE_MARKER).write_text(str(st.global_step))
     r.saved = time.monotonic()
     r.on_event(CheckpointSaved(st.global_step, str(folder)))
 
@@ -468,12 +546,19 @@ _EVENT_METHODS = {"on_train_begin": _on_train_begin, "on_step_end": _on_step_end
                   "on_log": _on_log, "on_evaluate": _on_evaluate, "on_save": _on_save}
 
 
-def _resume_checkpoint(out: Path) -> str:
+def _resume_checkpoint(out: Path, w=None) -> str:
+    """The checkpoint a resume starts from; half-written newer ones are deleted (by rank 0 alone,
+    the other ranks wait for it)."""
     checkpoint = last_checkpoint(out)
     if checkpoint is None:
         raise TrainingFailed(f"{out}: no complete checkpoint to resume from (stopped before the "
                              "first one was saved); start a new run")
-    drop_incomplete_checkpoints(out)
+    if w is None or w.main:
+        drop_incomplete_checkpoints(out)
+    if w is not None and w.size > 1:
+        from .distributed import barrier
+
+        barrier()
     return checkpoint
 
 
@@ -493,6 +578,9 @@ def _collect(run: _Run, trainer, tokenizer, output, begun: float):
         run.on_event(event)
         return event
     model_dir = run.out / "model"
+    if not run.world.main:  # the model, its card and the run's record are rank 0's to write
+        return Finished(str(model_dir), trainer.state.best_model_checkpoint, best_metrics, {},
+                        time.perf_counter() - begun, train_s, trainer.state.global_step)
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
     (model_dir / "nerstudio.json").write_text(json.dumps(

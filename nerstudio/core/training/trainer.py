@@ -50,8 +50,11 @@ def make_trainer_class(sparse_embeddings: bool, labelled_rows_only: bool = False
             from .batching import LengthGroupedOrder
 
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            # grouped by the global batch: under DDP, Accelerate hands each rank consecutive
+            # per-device slices of this order, so one optimizer step sees one length group (the
+            # very batch a single process would see)
             return LengthGroupedOrder([len(dataset[i]["input_ids"]) for i in range(len(dataset))],
-                                      self.args.train_batch_size, seed)
+                                      self.args.train_batch_size * self.args.world_size, seed)
 
     if not sparse_embeddings:
         return NerTrainer

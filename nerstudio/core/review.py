@@ -1,0 +1,253 @@
+"""Label-error review: tokens whose gold tag a model trained without them disagrees with
+(issue #15 item 3).
+
+k-fold out-of-fold predictions: the labelled sentences are split into ``k`` seeded folds; for
+each fold a model is trained on the other folds (the run's settings; fields left on "auto" get
+the size-aware schedule for that fold's size, as a real run would) and predicts the held-out
+fold through :class:`~nerstudio.core.inference.Predictor` (per-word tag probabilities, each word
+by its first subword). So every sentence is scored by a model that never saw its labels.
+cleanlab's token-classification methods then rank the words (confident learning:
+``cleanlab.token_classification.filter.find_label_issues`` picks the likely errors and
+``rank.get_label_quality_scores`` scores them, lower = likelier wrong).
+
+Nothing of the project changes but the flags (``ProjectStore.set_review_flags``), written in one
+transaction at the end: a cancelled or failed review leaves the project as it was. Flags are
+suggestions; gold changes only when the user accepts one (``ProjectStore.resolve_flag``). The
+models are trained in a temporary folder that is deleted afterwards.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import NerStudioError
+from .store import ProjectStore, ReviewFlag
+from .training import Cancelled, Example, Failed, Finished, TrainConfig, TrainingData, train
+
+MIN_SENTENCES = 50    # below this, k models on (k-1)/k of the data learn too little to judge
+DEFAULT_FOLDS = 5
+LABELLED = ("labelled", "reviewed")
+
+
+class TooLittleDataError(NerStudioError):
+    """Fewer labelled sentences than a review needs."""
+
+
+@dataclass(frozen=True)
+class FoldStarted:
+    """Training the model for fold ``index`` (from 0) of ``total`` begins."""
+
+    index: int
+    total: int
+    n_train: int
+    n_held_out: int
+
+
+@dataclass(frozen=True)
+class FoldDone:
+    """Fold ``index`` trained and its held-out sentences predicted."""
+
+    index: int
+    total: int
+    seconds: float
+    dev_f1: float | None
+
+
+def too_little_data(n: int) -> str | None:
+    """The one line a review on ``n`` labelled sentences gives instead of running, or None."""
+    if n >= MIN_SENTENCES:
+        return None
+    return (f"too little data for a label-error review: {n} labelled sentence"
+            f"{'' if n == 1 else 's'}, at least {MIN_SENTENCES} are needed (each of the k models "
+            "trains on the others' share)")
+
+
+def review_unavailable(store: ProjectStore) -> str | None:
+    """Why a review cannot run on this project now (one line for the GUI), or None."""
+    n = sum(store.count(split=split, status=LABELLED) for split in ("train", "dev"))
+    return too_little_data(n)
+
+
+def folds(n: int, k: int, seed: int) -> list[list[int]]:
+    """``k`` seeded folds of ``range(n)`` (sizes differ by at most one), each sorted."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [sorted(order[j::k]) for j in range(k)]
+
+
+def out_of_fold_probs(examples: Sequence[Example], tags: list[str],
+                      config: TrainConfig | None = None, k: int = DEFAULT_FOLDS,
+                      on_event: Callable[[object], None] | None = None,
+                      should_stop: Callable[[], bool] = lambda: False, *,
+                      workdir: str | Path | None = None) -> list[list[list[float]]] | None:
+    """Per sentence, per word, a probability per tag (in ``tags`` order) from the model that did
+    not train on that sentence. None when ``should_stop`` cancelled it. Raises
+    TooLittleDataError under MIN_SENTENCES sentences, NerStudioError when a fold fails."""
+    from .inference import Predictor
+
+    config = config or TrainConfig()
+    if config.eval_every == "none" and config.early_stopping_patience:
+        config = replace(config, early_stopping_patience=0)
+    emit = on_event or (lambda e: None)
+    reason = too_little_data(len(examples))
+    if reason:
+        raise TooLittleDataError(reason)
+    k = max(2, min(int(k), len(examples)))
+    parts = folds(len(examples), k, config.seed)
+    probs: list[list[list[float]] | None] = [None] * len(examples)
+    tmp = Path(tempfile.mkdtemp(prefix="nerstudio-review-", dir=workdir))
+    try:
+        for j, held in enumerate(parts):
+            if should_stop():
+                return None
+            held_set = set(held)
+            train_part = [e for i, e in enumerate(examples) if i not in held_set]
+            emit(FoldStarted(j, k, len(train_part), len(held)))
+            t0 = time.perf_counter()
+            out = tmp / f"fold-{j}"
+            event = train(TrainingData(train_part, [], list(tags)), config, out, emit,
+                          should_stop)
+            if isinstance(event, Cancelled) or should_stop():
+                return None
+            if isinstance(event, Failed):
+                raise NerStudioError(f"label-error review: training fold {j + 1} of {k} "
+                                     f"failed: {event.reason}")
+            assert isinstance(event, Finished)
+            predictor = Predictor(event.model_dir, threads=config.threads,
+                                  max_length=config.max_length if config.max_length > 512
+                                  else 512)
+            preds = predictor.predict_words([examples[i].words for i in held],
+                                            should_stop=should_stop)
+            if should_stop():
+                return None
+            columns = [predictor.tags.index(t) if t in predictor.tags else None for t in tags]
+            for i, pred in zip(held, preds):
+                probs[i] = [[row[c] if c is not None else 0.0 for c in columns]
+                            for row in pred.probs]
+            del predictor
+            shutil.rmtree(out, ignore_errors=True)
+            f1 = (event.best_metrics or {}).get("f1")
+            emit(FoldDone(j, k, round(time.perf_counter() - t0, 2),
+                          None if f1 is None else float(f1)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return probs
+
+
+def token_quality(examples: Sequence[Example], tags: list[str],
+                  probs: Sequence[Sequence[Sequence[float]]]) -> list[list[float]]:
+    """cleanlab's label-quality score of every word's given tag (lower = likelier wrong):
+    ``rank.get_label_quality_scores`` with self-confidence, the probability the out-of-fold
+    model gives the tag the annotator chose."""
+    from cleanlab.token_classification.rank import get_label_quality_scores
+
+    labels, pred_probs, keep = _arrays(examples, tags, probs)
+    if not keep:
+        return [[] for _ in examples]
+    _sentence, per_token = get_label_quality_scores(labels, pred_probs)
+    out: list[list[float]] = [[] for _ in examples]
+    for i, scores in zip(keep, per_token):
+        out[i] = [float(x) for x in list(scores)]
+    return out
+
+
+def _arrays(examples, tags, probs):
+    """cleanlab's inputs: given tag ids and probability rows (renormalised), non-empty only."""
+    import numpy as np
+
+    index = {t: i for i, t in enumerate(tags)}
+    labels, pred_probs, keep = [], [], []
+    for i, (ex, p) in enumerate(zip(examples, probs)):
+        if not ex.tags or not p:
+            continue
+        arr = np.clip(np.asarray(p, dtype=float), 1e-9, None)
+        pred_probs.append(arr / arr.sum(axis=1, keepdims=True))
+        labels.append(np.asarray([index[t] for t in ex.tags], dtype=int))
+        keep.append(i)
+    return labels, pred_probs, keep
+
+
+def label_issues(examples: Sequence[Example], tags: list[str],
+                 probs: Sequence[Sequence[Sequence[float]]],
+                 ids: Sequence[int] | None = None) -> list[ReviewFlag]:
+    """The words cleanlab's confident learning finds mislabelled, as flags (sentence id from
+    ``ids``, default the example's index; the given tag; the likeliest other tag; the label
+    quality score), likeliest error first."""
+    import warnings
+
+    from cleanlab.token_classification.filter import find_label_issues
+
+    labels, pred_probs, keep = _arrays(examples, tags, probs)
+    if not keep:
+        return []
+    scores = token_quality(examples, tags, probs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # classes absent from a small set warn; they count 0
+        issues = find_label_issues(labels, pred_probs)
+    ids = list(range(len(examples))) if ids is None else list(ids)
+    flags = []
+    for s, t in issues:
+        i = keep[s]
+        row = pred_probs[s][t]
+        given = examples[i].tags[t]
+        best = max((c for c in range(len(tags)) if tags[c] != given), key=lambda c: row[c])
+        flags.append(ReviewFlag(ids[i], int(t), given, tags[best], scores[i][t]))
+    flags.sort(key=lambda f: (f.score, f.sentence_id, f.token_index))
+    return flags
+
+
+def find_label_errors(examples: Sequence[Example], tags: list[str],
+                      config: TrainConfig | None = None, k: int = DEFAULT_FOLDS,
+                      on_event: Callable[[object], None] | None = None,
+                      should_stop: Callable[[], bool] = lambda: False, *,
+                      ids: Sequence[int] | None = None,
+                      workdir: str | Path | None = None) -> list[ReviewFlag] | None:
+    """Flags for the likely label errors among ``examples`` (their IOB2 ``tags`` in the run's
+    tag list ``tags``): k-fold out-of-fold probabilities (:func:`out_of_fold_probs`), then
+    cleanlab (:func:`label_issues`). ``on_event`` gets FoldStarted / FoldDone and the
+    engine's events. None when cancelled. TooLittleDataError under MIN_SENTENCES sentences."""
+    probs = out_of_fold_probs(examples, tags, config, k, on_event, should_stop, workdir=workdir)
+    if probs is None:
+        return None
+    return label_issues(examples, tags, probs, ids)
+
+
+def review_project(project: str | Path, config: TrainConfig | None = None,
+                   k: int = DEFAULT_FOLDS, on_event: Callable[[object], None] | None = None,
+                   should_stop: Callable[[], bool] = lambda: False, *,
+                   workdir: str | Path | None = None, store_flags: bool = True
+                   ) -> list[ReviewFlag] | None:
+    """Review a project's labelled train and dev sentences and store the flags (replacing the
+    last review's) in one transaction. A sentence edited while the review ran gets no flags
+    (they were about its old tags). Returns the flags stored, or None when cancelled (nothing
+    written)."""
+    from .iob import spans_to_tags
+    from .training.data import check_data
+
+    with ProjectStore(project, read_only=True) as store:
+        labels = store.label_set().names
+        sentences = [s for split in ("train", "dev")
+                     for s in store.iter_sentences(split=split, status=LABELLED) if s.tokens]
+    tags = ["O"] + [f"{p}-{n}" for n in labels for p in ("B", "I")]
+    examples = [Example(tuple(s.words), tuple(spans_to_tags(s.spans, len(s.tokens))))
+                for s in sentences]
+    reason = too_little_data(len(examples)) or check_data(TrainingData(examples, [], tags))
+    if reason:
+        raise TooLittleDataError(reason) if too_little_data(len(examples)) else \
+            NerStudioError(reason)
+    flags = find_label_errors(examples, tags, config, k, on_event, should_stop,
+                              ids=[s.id for s in sentences], workdir=workdir)
+    if flags is None or should_stop():
+        return None
+    if store_flags:
+        versions = {s.id: s.version for s in sentences}
+        with ProjectStore(project) as store:
+            store.set_review_flags(None, flags, versions=versions)
+            live = set(store.flagged_sentence_ids())
+        flags = [f for f in flags if f.sentence_id in live]
+    return flags

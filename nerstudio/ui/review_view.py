@@ -1,0 +1,178 @@
+"""Model ▸ Find likely label errors…: the k-fold review (``core.review.review_project``) on a
+worker thread, with progress and Cancel.
+
+The review trains k models, each on the labelled sentences minus one fold, and flags the tokens
+of the held-out fold whose gold tag the model disagrees with (cleanlab's label quality). It
+starts from the base model the active run was trained from (not the active model itself, which
+has seen every fold's gold), or the default base model when that was one of this project's own
+runs. The flags are suggestions: the status filter's "likely errors" entry lists them, M takes
+the model's label (one undoable edit), K keeps yours. A cancelled or failed review leaves the
+project as it was (the core writes flags only once every fold is done).
+"""
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog
+
+from ..core.errors import NerStudioError
+from .text import inform, plural, warn
+from .workers import Worker
+
+REVIEW_FOLDS = 5
+
+
+def review_base_model(store, active_run: int | None) -> str | None:
+    """The base model for the review's folds: the active run's own base model unless it is a
+    model of this project's runs (it would have seen the held-out gold); None: the default."""
+    from ..core.runs import runs_dir
+
+    if active_run is None:
+        return None
+    try:
+        base = store.run(active_run).get("base_model")
+    except (NerStudioError, sqlite3.Error):
+        return None
+    if not base:
+        return None
+    runs = runs_dir(Path(store.path)).resolve()
+    path = Path(base)
+    if path.exists() and (runs == path.resolve() or runs in path.resolve().parents):
+        return None
+    return base
+
+
+def run_review(project, config, k, *, progress, should_stop, emit):
+    """Worker function: the review; its events (folds, training steps) go to the dialog."""
+    from ..core.review import review_project
+    from .playground import import_ml
+
+    import_ml(training=True)
+    return review_project(project, config, k=k, on_event=emit, should_stop=should_stop)
+
+
+class _Progress:
+    """The dialog's line and bar from the review's events: folds, and each fold's steps."""
+
+    PER_FOLD = 100
+
+    def __init__(self, k: int):
+        self.fold, self.k = 0, k
+
+    def line_and_value(self, event) -> tuple[str | None, int | None]:
+        name = type(event).__name__
+        if name == "FoldStarted":
+            self.fold, self.k = event.index, event.total
+            return (f"Fold {event.index + 1} of {event.total}: training on "
+                    f"{plural(event.n_train, 'sentence')}, judging {event.n_held_out}…",
+                    self.fold * self.PER_FOLD)
+        if name == "FoldDone":
+            return None, (event.index + 1) * self.PER_FOLD
+        if name == "Step" and getattr(event, "total_steps", 0):
+            return None, self.fold * self.PER_FOLD + int(
+                self.PER_FOLD * min(event.step, event.total_steps) / event.total_steps)
+        if isinstance(event, str):
+            return event, None
+        return None, None
+
+
+def start_review(window) -> Worker | None:
+    from ..core.training import TrainConfig
+
+    session = window.session
+    if session is None or window.read_only:
+        return None
+    if window.active_model_dir() is None:
+        inform(window, "Find likely label errors", "The review needs a trained model: train one "
+               "in the Train tab (or make a finished run active) first.")
+        return None
+    store = session.store
+    config = TrainConfig(keep_core_free=True)
+    base = review_base_model(store, session.active_run)
+    if base is not None:
+        config = dataclasses.replace(config, base_model=base)
+    config = dataclasses.replace(config, **getattr(window, "review_overrides", {}))
+    progress = QProgressDialog("Finding likely label errors: training on parts of the labelled "
+                               "sentences…", "Cancel", 0, 0, window)
+    progress.setObjectName("review-progress")
+    progress.setWindowTitle("Find likely label errors")
+    progress.setWindowModality(Qt.WindowModal)
+    progress.setMinimumDuration(300)
+    progress.setMinimumWidth(460)
+    progress.setAutoClose(False)  # the last fold's end is not the review's: cleanlab follows
+    progress.setAutoReset(False)
+    worker = Worker(run_review, str(store.path), config, REVIEW_FOLDS)
+    window.review_worker = worker
+    window.review_progress = progress
+
+    state = _Progress(REVIEW_FOLDS)
+    progress.setMaximum(REVIEW_FOLDS * _Progress.PER_FOLD)
+
+    def on_event(event):
+        line, value = state.line_and_value(event)
+        if line:
+            progress.setLabelText(f"Finding likely label errors… {line}")
+        if value is not None:
+            progress.setMaximum(state.k * _Progress.PER_FOLD)
+            progress.setValue(value)
+
+    def cancel():
+        worker.cancel()
+        progress.setLabelText("Cancelling: the project stays as it was…")
+
+    worker.event.connect(on_event)
+    progress.canceled.connect(cancel)
+
+    def finished(result):
+        progress.close()
+        if window.session is not session:
+            return
+        if worker.cancelled or result is None:
+            window.statusBar().showMessage("Review cancelled: nothing in the project changed",
+                                           6000)
+            return
+        session.notify_sentences_changed()
+        flagged = window._flagged_ids()
+        window._update_review_action()
+        if not flagged:
+            inform(window, "Find likely label errors", "No likely label errors: the held-out "
+                   "models agree with your labels.")
+            return
+        n_tokens = _count_tokens(result)
+        window.statusBar().showMessage(
+            f"Likely label errors in {plural(len(flagged), 'sentence')}"
+            + (f" ({plural(n_tokens, 'token')})" if n_tokens else "")
+            + ": M takes the model's label, K keeps yours", 10000)
+        if window.active_order_on():
+            window.order_combo.setCurrentText("File order")
+        window.status_filter.setCurrentText("likely errors")
+        window.table.setFocus()
+
+    def failed(reason):
+        progress.close()
+        if worker.cancelled:
+            window.statusBar().showMessage("Review cancelled: nothing in the project changed",
+                                           6000)
+            return
+        warn(window, "Find likely label errors", reason)
+
+    worker.finished.connect(finished)
+    worker.failed.connect(failed)
+    return window._start(worker)
+
+
+def _count_tokens(result) -> int | None:
+    if isinstance(result, int):
+        return result
+    for name in ("n_flags", "flags", "flagged_tokens"):
+        value = getattr(result, name, None)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, (list, tuple)):
+            return len(value)
+    if isinstance(result, (list, tuple)):
+        return len(result)
+    return None

@@ -1,0 +1,116 @@
+"""Issue #15's Qt-free core: the Active learning order (MNLP + near-duplicate spreading), the
+stored order and review flags on a real SQLite file, cleanlab's ranking over planted errors, and
+`nerstudio review` refusing too little data as a user runs it."""
+import math
+import subprocess
+import sys
+
+import pytest
+
+from nerstudio.core.active import diversify, mnlp
+from nerstudio.core.domain import Sentence, Span
+from nerstudio.core.inference import WordPrediction
+from nerstudio.core.store import ProjectStore
+from nerstudio.core.training import Example
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def _store(tmp_path, *word_lists):
+    store = ProjectStore.create(tmp_path / "p.nerproj", labels=["PER", "LOC"])
+    store.import_items([Sentence.from_words(w, split="train") for w in word_lists], source="t")
+    return store, [r.id for r in store.sentence_rows(0, 1000)]
+
+
+def test_mnlp_is_the_mean_log_probability_of_the_chosen_tags():
+    sure = WordPrediction(["O", "O"], [[0.99, 0.01], [0.98, 0.02]])
+    unsure = WordPrediction(["O", "B-PER"], [[0.55, 0.45], [0.4, 0.6]])
+    assert mnlp(sure) == pytest.approx((math.log(0.99) + math.log(0.98)) / 2)
+    assert mnlp(unsure) < mnlp(sure)
+
+
+def test_order_puts_the_most_uncertain_first_and_spreads_near_duplicates():
+    dup = "Shares of Acme rose 3 percent on Monday".split()
+    dup2 = "Shares of Acme rose 5 percent on Monday".split()  # digits fold: a near-duplicate
+    other = "Rain is expected in Lisbon tomorrow".split()
+    calm = "The meeting ended".split()
+    order = diversify([(1, dup, -2.0), (2, dup2, -1.9), (3, other, -1.0), (4, calm, -0.1)])
+    assert order[0] == 1  # the most uncertain
+    assert order.index(3) < order.index(2)  # the near-duplicate waits for a later pass
+    assert sorted(order) == [1, 2, 3, 4]
+    plain = sorted([(1, dup, -2.0), (2, dup2, -1.9), (3, other, -1.0)], key=lambda c: c[2])
+    assert [c[0] for c in plain] == [1, 2, 3]  # without spreading 2 would come second
+
+
+def test_stored_order_drops_labelled_sentences_and_remembers_its_run(tmp_path):
+    store, ids = _store(tmp_path, ["a", "b"], ["c", "d"], ["e", "f"])
+    assert store.active_order() == [] and store.active_order_run() is None
+    store.set_active_order(None, [ids[2], ids[0], ids[1]])
+    assert store.active_order() == [ids[2], ids[0], ids[1]]
+    store.set_spans(ids[0], [], status="labelled")
+    assert store.active_order() == [ids[2], ids[1]]
+    store.close()
+    with ProjectStore(tmp_path / "p.nerproj") as again:  # committed, survives a reopen
+        assert again.active_order() == [ids[2], ids[1]]
+
+
+def test_accepting_a_flag_changes_gold_undoably_keeping_leaves_it(tmp_path):
+    store, ids = _store(tmp_path, ["Ann", "visited", "Rome"], ["Bob", "left"])
+    store.set_spans(ids[0], [Span(0, 1, "PER"), Span(2, 3, "PER")], status="labelled")
+    store.set_spans(ids[1], [Span(0, 1, "PER")], status="labelled")
+    store.set_review_flags(None, [(ids[0], 2, "B-PER", "B-LOC", 0.01),
+                                  (ids[1], 0, "B-PER", "O", 0.2)])
+    assert store.flagged_sentence_ids() == [ids[0], ids[1]]  # likeliest error first
+    assert store.resolve_flag(ids[0], 2, accept=True) is True
+    assert [(s.start, s.label) for s in store.sentence(ids[0]).spans] == [(0, "PER"), (2, "LOC")]
+    assert store.review_flags(ids[0]) == []
+    store.undo()
+    assert [(s.start, s.label) for s in store.sentence(ids[0]).spans] == [(0, "PER"), (2, "PER")]
+    assert store.resolve_flag(ids[1], 0, accept=False) is False
+    assert [(s.start, s.label) for s in store.sentence(ids[1]).spans] == [(0, "PER")]
+    assert store.flagged_sentence_ids() == []
+    store.close()
+
+
+def test_a_flag_on_a_sentence_edited_since_the_review_is_dropped_not_applied(tmp_path):
+    store, ids = _store(tmp_path, ["Ann", "visited", "Rome"])
+    store.set_spans(ids[0], [Span(0, 1, "PER")], status="labelled")
+    store.set_review_flags(None, [(ids[0], 0, "B-PER", "O", 0.01)])
+    store.set_spans(ids[0], [Span(0, 1, "PER"), Span(2, 3, "PER")])  # edited after the review
+    assert store.review_flags(ids[0]) == []
+    with pytest.raises(Exception):
+        store.resolve_flag(ids[0], 0, accept=True)
+    assert len(store.sentence(ids[0]).spans) == 2  # nothing applied
+    store.close()
+
+
+def test_cleanlab_ranks_a_planted_error_first():
+    from nerstudio.core.review import label_issues
+
+    examples, probs = [], []
+    for i in range(40):
+        tags = ["B-PER", "O", "B-LOC"]
+        p = [[0.02, 0.9, 0.02, 0.04, 0.02], [0.9, 0.03, 0.03, 0.02, 0.02],
+             [0.02, 0.03, 0.02, 0.9, 0.03]]
+        if i == 7:
+            tags = ["B-PER", "O", "B-PER"]  # planted: the model is sure it is a place
+        examples.append(Example(("Ann", "in", "Rome"), tuple(tags)))
+        probs.append(p)
+    flags = label_issues(examples, TAGS, probs)
+    assert flags and (flags[0].sentence_id, flags[0].token_index) == (7, 2)
+    assert (flags[0].given, flags[0].predicted) == ("B-PER", "B-LOC")
+
+
+def test_review_cli_refuses_too_little_data_in_one_line_and_changes_nothing(tmp_path):
+    store, ids = _store(tmp_path, *[["Ann", "ran", str(i)] for i in range(10)])
+    for sid in ids:
+        store.set_spans(sid, [Span(0, 1, "PER")], status="labelled")
+    store.close()
+    before = (tmp_path / "p.nerproj").read_bytes()
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "review", str(tmp_path / "p.nerproj")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    message = (out.stderr + out.stdout).strip()
+    assert "50" in message and "Traceback" not in message
+    with ProjectStore(tmp_path / "p.nerproj") as again:
+        assert again.flagged_sentence_ids() == []

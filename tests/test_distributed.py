@@ -1,0 +1,133 @@
+"""Issue #16: `nerstudio train PROJECT --processes N` trains through torch.distributed (gloo on a
+CPU) as a user runs it, from the command line. Rank 0 alone writes the project: one run row, each
+metric once, one saved model that loads in transformers.pipeline; 2 processes with the same global
+batch learn what 1 process learns (dev loss within 5 %: gloo sums gradients in another order and
+each rank draws its own dropout masks, so the curves are close, not bit-identical)."""
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from nerstudio.core.store import ProjectStore
+
+from .conftest import TINY_DATA
+
+pytestmark = pytest.mark.slow
+
+
+def _conll(examples, path):
+    path.write_text("".join("".join(f"{w} {t}\n" for w, t in zip(e.words, e.tags)) + "\n"
+                            for e in examples))
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "nerstudio", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def project(tiny_bert, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ddp")
+    _conll(TINY_DATA * 4, folder / "train.txt")
+    _conll(TINY_DATA[:8], folder / "dev.txt")
+    proj = folder / "p.nerproj"
+    assert _cli("init", proj, "--labels", "PER,ORG,LOC").returncode == 0
+    assert _cli("import", proj, folder / "train.txt", "--split", "train").returncode == 0
+    assert _cli("import", proj, folder / "dev.txt", "--split", "dev").returncode == 0
+    return proj
+
+
+def _train(project, tiny_bert, processes):
+    out = _cli("train", project, "--processes", processes, "--base-model", tiny_bert,
+               "--batch-size", 8, "--lr", "5e-3", "--max-length", 64, "--epochs", 2,
+               "--sparse-embeddings", "off", "--pooled-dropout", "off",
+               "--last-layer-pruning", "off")
+    assert out.returncode == 0, out.stderr[-3000:]
+    with ProjectStore(project) as store:
+        run = store.runs()[-1]
+        return run, store.run_metrics(run["id"]), len(store.runs())
+
+
+def test_two_gloo_processes_train_like_one_and_write_the_project_once(project, tiny_bert):
+    one, one_metrics, n_runs = _train(project, tiny_bert, 1)
+    two, two_metrics, n_runs_after = _train(project, tiny_bert, 2)
+    assert n_runs_after == n_runs + 1  # one run row for the 2-process run, not one per rank
+    assert two["status"] == "finished", two
+    assert two["config"]["distributed"]["processes"] == 2
+    keys = Counter((m["kind"], m["step"]) for m in two_metrics)
+    assert keys and max(keys.values()) == 1, keys  # every metric written once
+    evals = {m["step"]: m for m in two_metrics if m["kind"] == "eval"}
+    evals_one = {m["step"]: m for m in one_metrics if m["kind"] == "eval"}
+    assert evals.keys() == evals_one.keys()  # same global batch -> same steps
+    last = max(evals)
+    loss_one = evals_one[last].get("loss", evals_one[last].get("eval_loss"))
+    loss_two = evals[last].get("loss", evals[last].get("eval_loss"))
+    assert loss_two == pytest.approx(loss_one, rel=0.05)
+
+    from transformers import pipeline
+
+    from nerstudio.core.runs import model_dir
+
+    with ProjectStore(project) as store:
+        folder = model_dir(store, two["id"])
+    tagger = pipeline("token-classification", model=str(folder), device="cpu")
+    assert tagger("angela merkel visited paris")  # the saved model loads and tags
+
+
+def _rank_process(launcher, rank: str, timeout: float = 120):
+    import time
+
+    import psutil
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for child in psutil.Process(launcher.pid).children(recursive=True):
+            try:
+                if child.environ().get("RANK") == rank and "nerstudio" in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:
+                continue
+        time.sleep(0.5)
+    raise AssertionError(f"no rank {rank} process appeared")
+
+
+def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny_bert):
+    import signal
+    import time
+
+    with ProjectStore(project) as store:
+        before = len(store.runs())
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "nerstudio", "train", str(project), "--processes", "2",
+         "--base-model", str(tiny_bert), "--batch-size", "8", "--lr", "5e-3", "--max-length", "64",
+         "--epochs", "10", "--eval-every", "10", "--sparse-embeddings", "off",
+         "--pooled-dropout", "off", "--last-layer-pruning", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        worker = _rank_process(launcher, "1")
+        end = time.monotonic() + 120
+        while time.monotonic() < end:  # let it train and keep a checkpoint first
+            with ProjectStore(project) as store:
+                runs = store.runs()
+                if len(runs) > before and any(
+                        m["kind"] == "eval" for m in store.run_metrics(runs[-1]["id"])):
+                    break
+            time.sleep(0.5)
+        worker.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        launcher.wait(timeout=180)  # not forever
+        waited = time.monotonic() - killed
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode != 0
+    assert waited < 180
+    with ProjectStore(project) as store:
+        run = store.runs()[-1]
+    assert run["status"] in ("failed", "interrupted"), run["status"]
+    print(f"the run ended {waited:.1f} s after rank 1 was killed")
+    resumed = _cli("train", project, "--resume", run["id"], "--processes", 2, timeout=300)
+    with ProjectStore(project) as store:
+        again = store.run(run["id"])
+    assert resumed.returncode == 0 and again["status"] == "finished", resumed.stdout[-2000:] + resumed.stderr[-2000:]
