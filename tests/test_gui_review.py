@@ -1,0 +1,83 @@
+"""Issue #15 item 3 in the window, as a user drives it: the Status filter's "likely errors"
+entry lists flagged sentences, M takes the model's label (one undoable edit), K keeps yours."""
+import sqlite3
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from nerstudio.core.store import ProjectStore  # noqa: E402
+from nerstudio.ui.demo import create_demo_project  # noqa: E402
+from nerstudio.ui.main_window import LIKELY_ERRORS  # noqa: E402
+from tests.test_gui import settings  # noqa: E402,F401
+from tests.test_gui_annotate import focus, press  # noqa: E402
+from tests.test_gui_train import open_window  # noqa: E402
+
+
+def spans_of(path, sid):
+    with ProjectStore(path, read_only=True) as s:
+        return [(sp.start, sp.end, sp.label) for sp in s.sentence(sid).spans]
+
+
+def plant_flags(project):
+    """Two labelled sentences with a span each: the review 'suspects' each span's first word."""
+    with ProjectStore(project) as s:
+        labels = s.label_set().names
+        picked = []
+        for row in s.sentence_rows(0, 1000):
+            sentence = s.sentence(row.id)
+            if sentence.status != "unlabelled" and sentence.spans:
+                picked.append(sentence)
+            if len(picked) == 2:
+                break
+        assert len(picked) == 2, "the demo has labelled sentences with spans"
+        flags = []
+        for score, sentence in zip((0.01, 0.2), picked):
+            span = sentence.spans[0]
+            other = next(n for n in labels if n != span.label)
+            flags.append((sentence.id, span.start, f"B-{span.label}", f"B-{other}", score))
+        s.set_review_flags(None, flags)
+    return flags
+
+
+def choose(qtbot, combo, text):
+    focus(qtbot, combo)
+    target = combo.findText(text)
+    while combo.currentIndex() != target:
+        qtbot.keyClick(combo, Qt.Key_Down if target > combo.currentIndex() else Qt.Key_Up)
+
+
+def test_likely_errors_filter_m_takes_the_models_label_undoably_k_keeps_mine(
+        qtbot, tmp_path, settings):
+    project = create_demo_project(tmp_path / "demo.nerproj")
+    (a, a_tok, _ga, a_pred, _), (b, _b_tok, _gb, _pb, _) = plant_flags(project)
+    before_a, before_b = spans_of(project, a), spans_of(project, b)
+    w = open_window(qtbot, project, settings)
+    choose(qtbot, w.status_filter, LIKELY_ERRORS)
+    while w.model.canFetchMore():
+        w.model.fetchMore()
+    assert [r.id for r in w.model.rows] == [a, b]  # likeliest error first
+    qtbot.waitUntil(lambda: w.current_id == a)
+    assert w.review_info.isVisible() and "M: take the model's label" in w.review_info.text()
+    assert w.review_info.textFormat() == Qt.PlainText
+    focus(qtbot, w.table)
+    press(qtbot, Qt.Key_M)
+    after_a = spans_of(project, a)
+    assert after_a != before_a
+    assert any(start == a_tok and label == a_pred[2:] for start, _e, label in after_a)
+    qtbot.waitUntil(lambda: w.current_id == b)  # on to the next likely error
+    focus(qtbot, w.table)
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # one undo step brings the given label back
+    assert spans_of(project, a) == before_a
+    focus(qtbot, w.table)
+    if w.current_id != b:
+        w._select(b)
+    press(qtbot, Qt.Key_K)
+    assert spans_of(project, b) == before_b  # kept as given
+    con = sqlite3.connect(project)
+    try:
+        assert con.execute("SELECT count(*) FROM review_flags").fetchone()[0] == 0
+    finally:
+        con.close()
