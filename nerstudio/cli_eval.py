@@ -71,6 +71,14 @@ def add_train_curve_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--fractions", type=_fractions, default=DEFAULT_FRACTIONS,
                    help="comma-separated shares of the train split (default 0.25,0.5,0.75,1)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    add_training_options(s)
+    s.set_defaults(func=cmd_train_curve)
+    return s
+
+
+def add_training_options(s: argparse.ArgumentParser) -> None:
+    """The training options of the commands that train models of their own (train-curve,
+    review): the few a user sets there; the rest as ``train``'s defaults."""
     g = s.add_argument_group("training (as for train; unset values are chosen by data size)")
     g.add_argument("--base-model", default="embedded",
                    help="'embedded' (default, offline), a local folder or a Hugging Face name")
@@ -80,11 +88,10 @@ def add_train_curve_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-length", type=int, default=128)
     g.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
-    s.set_defaults(func=cmd_train_curve)
-    return s
 
 
-def _config(a):
+def training_config(a):
+    """A TrainConfig from ``add_training_options``' values (unset ones stay auto)."""
     from .core.training import TrainConfig
 
     return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
@@ -115,7 +122,8 @@ def cmd_train_curve(a) -> int:
     except ValueError:  # not the main thread (tests): no Ctrl+C handling
         previous = None
     try:
-        points = train_curve(a.project, a.fractions, _config(a), on_event, lambda: stop["asked"])
+        points = train_curve(a.project, a.fractions, training_config(a), on_event,
+                             lambda: stop["asked"])
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

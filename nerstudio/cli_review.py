@@ -10,6 +10,8 @@ import json
 import signal
 import sys
 
+from .cli_eval import add_training_options, training_config
+
 
 def _positive(text: str) -> int:
     try:
@@ -49,26 +51,9 @@ def add_review_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--no-store", action="store_true",
                    help="print only: leave the project's flags as they are")
     s.add_argument("--json", action="store_true", help="print JSON")
-    g = s.add_argument_group("training (as for train; unset values are chosen by data size)")
-    g.add_argument("--base-model", default="embedded",
-                   help="'embedded' (default, offline), a local folder or a Hugging Face name")
-    g.add_argument("--epochs", type=float)
-    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--max-length", type=int, default=128)
-    g.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
+    add_training_options(s)
     s.set_defaults(func=cmd_review)
     return s
-
-
-def _config(a):
-    from dataclasses import fields
-
-    from .core.training import TrainConfig
-
-    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
-                          if hasattr(a, f.name) and getattr(a, f.name) is not None})
 
 
 def cmd_review(a) -> int:
@@ -97,8 +82,8 @@ def cmd_review(a) -> int:
     except ValueError:  # not the main thread (tests): no Ctrl+C handling
         previous = None
     try:
-        flags = review_project(a.project, _config(a), a.folds, on_event, lambda: stop["asked"],
-                               store_flags=not a.no_store)
+        flags = review_project(a.project, training_config(a), a.folds, on_event,
+                               lambda: stop["asked"], store_flags=not a.no_store)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

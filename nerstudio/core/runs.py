@@ -85,14 +85,7 @@ def train_project(project: str | Path, config: TrainConfig,
                                      data)
     project = Path(project)
     with ProjectStore(project) as store:
-        if resume_run is not None:
-            run_id, out, config = _claim_resume(store, resume_run)
-        else:
-            data = data if data is not None else snapshot(store)
-            run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
-            out = runs_dir(project) / f"run-{run_id}"
-            _write_owner(out)
-            store.update_run(run_id, output_dir=_stored_folder(project, out))
+        run_id, out, config, data = _open_run(store, project, config, resume_run, data)
         recorder = _Recorder(store, run_id, on_event, store.run(run_id).get("best_f1"))
         t0 = time.perf_counter()
         try:
@@ -103,6 +96,21 @@ def train_project(project: str | Path, config: TrainConfig,
             raise
         _finish(store, run_id, event, time.perf_counter() - t0, recorder.best_f1)
     return run_id, event
+
+
+def _open_run(store: ProjectStore, project: Path, config: TrainConfig,
+              resume_run: int | None, data: TrainingData | None):
+    """The run a training writes to: the resumed one (claimed, with its own config) or a new
+    row with its folder and owner file. Returns (run id, folder, config, data)."""
+    if resume_run is not None:
+        run_id, out, config = _claim_resume(store, resume_run)
+        return run_id, out, config, data
+    data = data if data is not None else snapshot(store)
+    run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
+    out = runs_dir(project) / f"run-{run_id}"
+    _write_owner(out)
+    store.update_run(run_id, output_dir=_stored_folder(project, out))
+    return run_id, out, config, data
 
 
 def _train_project_ranked(project: Path, config: TrainConfig, on_event, should_stop,
@@ -139,14 +147,7 @@ def _rank0(project, config, on_event, should_stop, resume_run, data, dist, Train
            prepare_run):
     with ProjectStore(project) as store:
         try:
-            if resume_run is not None:
-                run_id, out, config = _claim_resume(store, resume_run)
-            else:
-                data = data if data is not None else snapshot(store)
-                run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
-                out = runs_dir(project) / f"run-{run_id}"
-                _write_owner(out)
-                store.update_run(run_id, output_dir=_stored_folder(project, out))
+            run_id, out, config, data = _open_run(store, project, config, resume_run, data)
         except BaseException as exc:
             dist.share({"error": str(exc) or type(exc).__name__})
             raise
