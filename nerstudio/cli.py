@@ -427,6 +427,7 @@ def _cmd_train(a, w) -> int:
 
     from .progress import progress
 
+    from .core.training import distributed
     from .core.training import Cancelled, Evaluation, Failed, Finished, Started, Step, event_dict
 
     resuming_folder = a.resume is not None and not a.project
@@ -456,6 +457,9 @@ def _cmd_train(a, w) -> int:
         stop["asked"] = True
         bar.write("cancelling at the next step (Ctrl+C again to abort)...")
 
+    def should_stop() -> bool:  # Ctrl+C here, or the --processes launcher's stop request
+        return stop["asked"] or distributed.stop_requested()
+
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = progress(None, "steps", "training", quiet_below=0, interval=10.0,
                    file=None if w.main else open(os.devnull, "w"))  # rank 0 speaks for the run
@@ -484,7 +488,7 @@ def _cmd_train(a, w) -> int:
             from .core.runs import train_project
 
             data = _data_from_path(a.data) if a.data else None
-            run_id, event = train_project(a.project, config, on_event, lambda: stop["asked"],
+            run_id, event = train_project(a.project, config, on_event, should_stop,
                                           resume_run=a.resume, data=data)
         else:
             from .core.training import train
@@ -492,7 +496,7 @@ def _cmd_train(a, w) -> int:
             out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
             run_id = None
             event = train(None if resuming_folder else _data_from_path(a.data), config, out,
-                          on_event, lambda: stop["asked"], resume=resuming_folder)
+                          on_event, should_stop, resume=resuming_folder)
     finally:
         bar.close(failed=bar.n == 0 or sys.exc_info()[0] is not None)  # an error: one line
         signal.signal(signal.SIGINT, previous)

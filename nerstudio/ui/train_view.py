@@ -27,7 +27,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
                                QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -65,6 +65,32 @@ def run_training(project, config, resume_run=None, *, progress, should_stop, emi
     failure there is reported as a line of text, the run stays finished)."""
     import_ml(training=True)
     run_id, event = train_project(project, config, emit, should_stop, resume_run=resume_run)
+    _score_on_test(project, run_id, event, should_stop, emit)
+    return run_id, event
+
+
+def run_training_processes(project, config, processes, resume_run=None, *, progress,
+                           should_stop, emit):
+    """Worker function for "Use all N GPUs": ``nerstudio train --processes N`` in a subprocess
+    (PyTorch DDP through torchrun, as on the command line); rank 0's events arrive as JSON lines
+    and are emitted as the same typed events a local run emits, Cancel stops every rank."""
+    from ..core.training.distributed import stream_processes
+
+    run_id, event = stream_processes(project, config, processes, resume_run, emit, should_stop)
+    if run_id is not None:
+        import_ml(training=True)
+        _score_on_test(project, run_id, event, should_stop, emit)
+    return run_id, event
+
+
+def gpu_count() -> int:
+    """CUDA devices this machine has (0 without CUDA); called on the warm-up worker."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _score_on_test(project, run_id, event, should_stop, emit) -> None:
     if isinstance(event, Finished) and not should_stop():
         try:
             from ..core.store import ProjectStore
@@ -78,7 +104,6 @@ def run_training(project, config, resume_run=None, *, progress, should_stop, emi
                 emit(SplitEvaluated(run_id, "test", metrics))
         except Exception as exc:  # noqa: BLE001 - the run itself succeeded
             emit(f"Run {run_id} finished, but scoring it on the test split failed: {exc}")
-    return run_id, event
 
 
 def run_evaluation(project, run_id, split="test", *, progress, should_stop, emit):
@@ -119,10 +144,11 @@ def describe_model(name: str) -> str:
     return f"{cfg.get('model_type', '?')}, {n} layers, {size} parameters, {cased}"
 
 
-def _warm_up(**_kw) -> str:
-    """Import what a run needs (C extensions hold the GIL while they load), name the device."""
+def _warm_up(**_kw) -> tuple[str, int]:
+    """Import what a run needs (C extensions hold the GIL while they load), name the device
+    and count the GPUs."""
     import_ml(training=True)
-    return describe_device()
+    return describe_device(), gpu_count()
 
 
 def describe_device() -> str:
@@ -323,6 +349,15 @@ class TrainView(SessionView, QWidget):
         self.device.setTextFormat(Qt.PlainText)
         self.device.setWordWrap(True)
         form.addRow("Device", self.device)
+        self.gpus = 0
+        self.all_gpus = QCheckBox()
+        self.all_gpus.setObjectName("all-gpus")
+        self.all_gpus.setToolTip(
+            "Train with one process per GPU (PyTorch DistributedDataParallel through torchrun, "
+            "as `nerstudio train PROJECT --processes N`). The batch size is the global batch, "
+            "so it must divide by the number of GPUs; Cancel stops every process.")
+        self.all_gpus.setVisible(False)
+        form.addRow("", self.all_gpus)
         self.warm_up()
 
         buttons = QHBoxLayout()
@@ -473,10 +508,25 @@ class TrainView(SessionView, QWidget):
         """Import torch (seconds) on a worker thread at start-up, naming the device: the GUI
         thread never imports it, and Train starts without that wait."""
         self._warm = Worker(_warm_up)
-        self._warm.finished.connect(self.device.setText)
+        self._warm.finished.connect(self._warmed)
         self._warm.finished.connect(lambda _t: freeze_heap())
         self._warm.failed.connect(lambda r: self.device.setText(f"unknown ({r})"))
         return self._warm.start()
+
+    def _warmed(self, result) -> None:
+        text, gpus = result
+        self.device.setText(text)
+        self.offer_gpus(gpus)
+
+    def offer_gpus(self, gpus: int) -> None:
+        """More than one GPU: offer to train on all of them (one process each, DDP)."""
+        self.gpus = gpus
+        self.all_gpus.setText(f"Use all {gpus} GPUs")
+        self.all_gpus.setVisible(gpus > 1)
+
+    def processes(self) -> int:
+        """Processes the next run uses: every GPU when "Use all N GPUs" is ticked."""
+        return self.gpus if self.gpus > 1 and self.all_gpus.isChecked() else 1
 
     def _spin(self, w, value, lo, hi, decimals=None, step=None):
         w.setRange(lo, hi)
@@ -613,7 +663,13 @@ class TrainView(SessionView, QWidget):
         self.shown_run = None
         self.showing.setText(f"Resuming run {resume_run}…" if resume_run is not None
                              else "Training a new run…")
-        self.worker = Worker(run_training, str(store.path), config or self.config(), resume_run)
+        processes = self.processes()
+        if processes > 1:
+            self.worker = Worker(run_training_processes, str(store.path),
+                                 config or self.config(), processes, resume_run)
+        else:
+            self.worker = Worker(run_training, str(store.path), config or self.config(),
+                                 resume_run)
         self.worker.event.connect(self.on_event)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
@@ -698,7 +754,8 @@ class TrainView(SessionView, QWidget):
         self.run_id = run_id
         self._idle()
         self._runs_changed()
-        self.select_run(run_id)  # as recorded: the curves, the best evaluation, the settings
+        if run_id is not None:  # None: a launch that failed before its run row existed
+            self.select_run(run_id)  # as recorded: the curves, the best evaluation, settings
         if isinstance(event, Failed):
             self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):

@@ -413,3 +413,84 @@ def events_line(event, run_id: int | None = None) -> str:
     from .events import event_dict
 
     return json.dumps({"run": run_id, **event_dict(event)})
+
+
+# -- the GUI's "use all N GPUs": the same CLI launcher in a subprocess, events over JSON lines -----
+def stream_processes(project: str, config, processes: int, resume_run: int | None, emit,
+                     should_stop, python: str | None = None) -> tuple[int | None, object]:
+    """Run ``nerstudio train PROJECT --processes N --events jsonl`` (the launcher above) as a
+    subprocess, hand each of rank 0's events to ``emit`` as the typed event a local run emits,
+    and turn ``should_stop()`` into the launcher's Ctrl+C (a stop request every rank agrees on,
+    with a checkpoint). Returns ``(run id, final event)``, as ``train_project`` does: the run id
+    from the final JSON line, else the run this launch created (found in the project)."""
+    import queue
+    import threading
+
+    from . import events as ev
+
+    if config.batch_size is not None:
+        per_device_batch(config.batch_size, processes)  # refused before anything starts
+    before = _last_run_id(project)
+    cmd = [python or sys.executable, "-m", "nerstudio",
+           *train_argv(project, config, resume_run, events=True,
+                       extra=("--processes", str(processes)))]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    root = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=err, start_new_session=True, preexec_fn=_die_with_parent)
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for raw in proc.stdout:
+            lines.put(raw)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    run_id, final, asked = None, None, False
+    while True:
+        if should_stop() and not asked:
+            asked = True
+            proc.send_signal(signal.SIGINT)
+        try:
+            raw = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if raw is None:
+            break
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            continue  # not an event line
+        event = event_from_dict(d) if isinstance(d, dict) else None
+        if event is None:
+            continue
+        if "run" in d:  # the final line: {"run": id, "event": ...}
+            run_id, final = d["run"], event
+        else:
+            emit(event)
+    code = proc.wait()
+    err.seek(0)
+    reason = _error_line(err.read().decode("utf-8", "replace"))
+    err.close()
+    if run_id is None:
+        run_id = _last_run_id(project)
+        run_id = run_id if run_id != before else None
+    if final is None:
+        final = ev.Failed(reason or f"the training processes stopped (exit code {code})")
+    return run_id, final
+
+
+def _last_run_id(project: str) -> int | None:
+    from ..store import ProjectStore
+
+    with ProjectStore(project, read_only=True) as store:
+        runs = store.runs()
+    return runs[-1]["id"] if runs else None
+
+
+def _error_line(stderr: str) -> str | None:
+    lines = [ln.split("error: ", 1)[1] for ln in stderr.splitlines()
+             if ln.startswith("nerstudio: error:")]
+    return lines[-1] if lines else None
