@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from nerstudio.ui import train_view  # noqa: E402
 
-from .test_gui_train import click_tab, open_window, settings  # noqa: E402,F401
+from .test_gui_train import click_tab, open_window, said, settings  # noqa: E402,F401
 from nerstudio.ui.demo import create_demo_project  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -113,3 +113,16 @@ def test_cancel_stops_every_rank(qtbot, tmp_path, settings, monkeypatch, tiny_be
     assert event.step < 200 * 4  # stopped long before the end (16 sentences / 4 = 4 steps/epoch)
     qtbot.waitUntil(lambda: _ranks_of(project) == [], timeout=30000)
     assert view.train_button.isEnabled()
+
+
+def test_a_batch_that_does_not_divide_is_refused_with_a_dialog(qtbot, tmp_path, settings,
+                                                               monkeypatch, tiny_bert, said):  # noqa: F811
+    w, view = _window(qtbot, tmp_path, settings, monkeypatch, 2)
+    qtbot.waitUntil(view.all_gpus.isVisible, timeout=5000)
+    tick(qtbot, view.all_gpus)
+    _tiny_settings(view, tiny_bert, epochs=1)
+    view.batch.setValue(5)
+    qtbot.mouseClick(view.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.worker is None, timeout=30000)
+    assert said and "must be a multiple of 2" in said[-1][2], said
+    assert w.store.runs() == [] and view.train_button.isEnabled()

@@ -428,8 +428,13 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
 
     from . import events as ev
 
+    from ..errors import NerStudioError
+
     if config.batch_size is not None:
-        per_device_batch(config.batch_size, processes)  # refused before anything starts
+        try:
+            per_device_batch(config.batch_size, processes)  # refused before anything starts
+        except ValueError as exc:
+            raise NerStudioError(str(exc)) from exc
     before = _last_run_id(project)
     cmd = [python or sys.executable, "-m", "nerstudio",
            *train_argv(project, config, resume_run, events=True,
