@@ -12,8 +12,8 @@ from nerstudio.core.store import ProjectStore  # noqa: E402
 from nerstudio.ui.demo import create_demo_project  # noqa: E402
 from nerstudio.ui.main_window import LIKELY_ERRORS  # noqa: E402
 from tests.test_gui import settings  # noqa: E402,F401
-from tests.test_gui_annotate import focus, press  # noqa: E402
-from tests.test_gui_train import open_window  # noqa: E402
+from tests.test_gui_annotate import focus, press, snapshot  # noqa: E402
+from tests.test_gui_train import open_window, said  # noqa: E402,F401
 
 
 def spans_of(path, sid):
@@ -81,3 +81,72 @@ def test_likely_errors_filter_m_takes_the_models_label_undoably_k_keeps_mine(
         assert con.execute("SELECT count(*) FROM review_flags").fetchone()[0] == 0
     finally:
         con.close()
+
+
+# -- Model ▸ Find likely label errors…, a real k-fold review ----------------------------------------
+def _review_window(qtbot, tmp_path, settings, trained, tiny_bert, sentences):  # noqa: F811
+    from tests.test_gui_train import fake_run
+
+    with ProjectStore(tmp_path / "p.nerproj") as s:
+        run = fake_run(s, copy_from=trained)
+        s.set_meta("active_run", run)
+    w = open_window(qtbot, tmp_path / "p.nerproj", settings)
+    w.review_overrides = dict(base_model=str(tiny_bert), epochs=8, batch_size=8,
+                              learning_rate=5e-3, max_length=64, eval_every="none")
+    assert w.review_action.isEnabled(), w.review_action.toolTip()
+    return w
+
+
+def _project(tmp_path, examples):
+    from tests.test_evaluation import LABELS, _sentence
+
+    items = [_sentence(words, tags, "train") for words, tags in examples]
+    with ProjectStore.create(tmp_path / "p.nerproj", labels=LABELS) as s:
+        s.import_items(items)
+    with ProjectStore(tmp_path / "p.nerproj", read_only=True) as s:
+        return [r.id for r in s.sentence_rows(0, 1000)]
+
+
+def test_review_on_too_little_data_says_so_and_changes_nothing(qtbot, tmp_path, settings,
+                                                               trained, tiny_bert, said):
+    from tests.conftest import TINY_DATA
+
+    _project(tmp_path, [(e.words, e.tags) for e in TINY_DATA[:30]])
+    before = snapshot(tmp_path / "p.nerproj")
+    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert, 30)
+    w.review_action.trigger()
+    qtbot.waitUntil(lambda: bool(said), timeout=30000)
+    kind, title, text = said[-1]
+    assert kind == "warning" and "too little data" in text and "30 labelled" in text, said
+    assert not w.review_progress.isVisible()
+    con = sqlite3.connect(tmp_path / "p.nerproj")
+    try:
+        assert con.execute("SELECT count(*) FROM review_flags").fetchone()[0] == 0
+    finally:
+        con.close()
+    assert snapshot(tmp_path / "p.nerproj") == before
+
+
+def test_review_flags_planted_errors_and_lists_them(qtbot, tmp_path, settings, trained, tiny_bert,
+                                                   said):
+    from tests.conftest import TINY_DATA
+
+    examples = [(e.words, e.tags) for e in TINY_DATA + TINY_DATA[:20]]  # 60 labelled sentences
+    # two planted errors the project never saw right in that copy: paris as ORG, apple as LOC
+    examples[0] = (examples[0][0], ("B-PER", "I-PER", "O", "B-ORG", "O"))
+    examples[5] = (examples[5][0], ("B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-LOC", "O"))
+    ids = _project(tmp_path, examples)
+    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert, 60)
+    w.review_action.trigger()
+    worker = w.review_worker
+    with qtbot.waitSignal(worker.finished, timeout=300000) as blocker:
+        pass
+    assert blocker.args[0], "the review stored no flags"
+    flagged = w.store.flagged_sentence_ids()
+    assert ids[0] in flagged and ids[5] in flagged, (flagged, said)
+    tokens = {sid: {(f[1], f[2], f[3]) for f in w.store.review_flags(sid)} for sid in (ids[0], ids[5])}
+    assert (3, "B-ORG", "B-LOC") in tokens[ids[0]], tokens
+    assert (4, "B-LOC", "B-ORG") in tokens[ids[5]], tokens
+    # the list shows the likely errors, and the suggestions are not gold until M is pressed
+    assert w.status_filter.currentText() == LIKELY_ERRORS
+    assert spans_of(tmp_path / "p.nerproj", ids[0])[-1] == (3, 4, "ORG")

@@ -126,8 +126,13 @@ def start_review(window) -> Worker | None:
     worker.event.connect(on_event)
     progress.canceled.connect(cancel)
 
-    def finished(result):
+    def close_progress():
+        # closing a QProgressDialog emits canceled(): not a user's cancel, so disconnect first
+        progress.canceled.disconnect(cancel)
         progress.close()
+
+    def finished(result):
+        close_progress()
         if window.session is not session:
             return
         if worker.cancelled or result is None:
@@ -152,7 +157,7 @@ def start_review(window) -> Worker | None:
         window.table.setFocus()
 
     def failed(reason):
-        progress.close()
+        close_progress()
         if worker.cancelled:
             window.statusBar().showMessage("Review cancelled: nothing in the project changed",
                                            6000)

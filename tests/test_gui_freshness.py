@@ -1,0 +1,121 @@
+"""Issue #15 item 2, Model ▸ Keep the model fresh, as a user drives it: the menu's actions, N
+answered in Qt's own input dialog, sentences labelled with the real Enter key. A real background
+run (the tiny BERT, a few steps) starts after N newly labelled sentences; clicks made while it
+runs are in the SQLite file at once; on success its model is the active one and the active
+order is re-ranked; Cancel in the status bar leaves the active model and the counter as they
+were."""
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QInputDialog  # noqa: E402
+
+from nerstudio.core.runs import model_dir  # noqa: E402
+from nerstudio.ui.demo import create_demo_project  # noqa: E402
+from nerstudio.ui.freshness import BASELINE_KEY, labelled_count  # noqa: E402
+from tests.test_gui import settings  # noqa: E402,F401
+from tests.test_gui_annotate import focus, press, status_of  # noqa: E402
+from tests.test_gui_train import open_window  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def keep_fresh_every(w, qtbot, monkeypatch, n):
+    """Model ▸ Retrain every … (answered in the input dialog), then Model ▸ Keep the model fresh."""
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (n, True))
+    w.fresh_every_action.trigger()
+    assert w.keep_fresh.every() == n and f"every {n} labelled" in w.fresh_every_action.text()
+    assert not w.fresh_action.isChecked()
+    w.fresh_action.trigger()  # a checkable action: triggered(True), as a menu click sends it
+    assert w.fresh_action.isChecked() and w.store.meta("keep_fresh") is True
+    assert w.keep_fresh.label.text() == f"Keep fresh: 0/{n} newly labelled"
+
+
+def label_next(w, qtbot, project) -> int:
+    """Enter on the list: the current sentence becomes labelled (committed at once)."""
+    sid = w.current_id
+    assert status_of(project, sid) == "unlabelled"
+    focus(qtbot, w.table)
+    press(qtbot, Qt.Key_Return)
+    assert status_of(project, sid) == "labelled"
+    return sid
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, settings, tiny_bert):  # noqa: F811
+    project = create_demo_project(tmp_path / "demo.nerproj")
+    w = open_window(qtbot, project, settings)
+    w.keep_fresh.config_overrides = dict(base_model=str(tiny_bert), epochs=3, batch_size=4,
+                                         learning_rate=5e-3, max_length=64)
+    w.status_filter.setCurrentText("unlabelled")
+    qtbot.waitUntil(lambda: w.current_id is not None and
+                    status_of(project, w.current_id) == "unlabelled", timeout=5000)
+    return w, project
+
+
+def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
+        window, qtbot, monkeypatch):
+    w, project = window
+    keep_fresh_every(w, qtbot, monkeypatch, 3)
+    start = labelled_count(w.store)
+    for _ in range(2):
+        label_next(w, qtbot, project)
+    qtbot.wait(800)  # past the check's pause: 2 of 3 start nothing
+    assert w.keep_fresh.worker is None and w.keep_fresh.label.text() == "Keep fresh: 2/3 newly labelled"
+    label_next(w, qtbot, project)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    worker = w.keep_fresh.worker
+    assert w.keep_fresh.label.text().startswith("Retraining in the background")
+    assert w.keep_fresh.cancel_button.isVisible()
+    # the user keeps annotating while it trains: each Enter is in the file at once
+    during = [label_next(w, qtbot, project) for _ in range(2)]
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
+        pass
+    run_id, event = blocker.args[0]
+    assert type(event).__name__ == "Finished", event
+    assert worker.cancelled is False and w.keep_fresh.worker is None
+    assert w.store.meta("active_run") == run_id  # the new model is the active one
+    assert w.store.run(run_id)["config"]["base_model"] == str(w.keep_fresh.config_overrides["base_model"])
+    assert all(status_of(project, sid) == "labelled" for sid in during)
+    # the counter restarts where the run started: the 2 labelled during the run count
+    assert w.store.meta(BASELINE_KEY) == start + 3
+    assert w.keep_fresh.label.text() == "Keep fresh: 2/3 newly labelled"
+    # suggestions and the active-learning order come from the new model (in the background)
+    qtbot.waitUntil(lambda: w.store.active_order_run() == run_id, timeout=120000)
+    qtbot.waitUntil(w.order_combo.isEnabled, timeout=10000)
+    # one more label reaches N again: the next run starts from the previous model (same tags),
+    # not from the base model
+    del w.keep_fresh.config_overrides["base_model"]
+    label_next(w, qtbot, project)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
+        pass
+    second, event = blocker.args[0]
+    assert type(event).__name__ == "Finished" and second != run_id
+    assert w.store.meta("active_run") == second
+    assert w.store.run(second)["config"]["base_model"] == str(model_dir(w.store, run_id))
+
+
+def test_cancel_in_the_status_bar_leaves_the_project_as_it_was(window, qtbot, monkeypatch):
+    w, project = window
+    w.keep_fresh.config_overrides["epochs"] = 200
+    keep_fresh_every(w, qtbot, monkeypatch, 1)
+    baseline = w.store.meta(BASELINE_KEY)
+    active = w.store.meta("active_run")
+    label_next(w, qtbot, project)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    steps = []
+    w.keep_fresh.worker.event.connect(
+        lambda e: steps.append(e) if type(e).__name__ == "Step" else None)
+    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=120000)
+    qtbot.mouseClick(w.keep_fresh.cancel_button, Qt.LeftButton)
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=120000) as blocker:
+        pass
+    run_id, event = blocker.args[0]
+    assert type(event).__name__ == "Cancelled", event
+    assert w.store.meta("active_run") == active and w.store.meta(BASELINE_KEY) == baseline
+    assert w.store.run(run_id)["status"] == "cancelled"
+    assert not w.keep_fresh.cancel_button.isVisible()
+    qtbot.wait(800)  # a cancelled run is not restarted at once: it waits for N more labels
+    assert w.keep_fresh.worker is None
