@@ -59,7 +59,7 @@ def test_stored_order_is_listed_and_enter_follows_it(qtbot, tmp_path, settings):
     assert [r.id for r in w.model.rows] == order
     assert not w.status_filter.isEnabled() and "unlabelled" in w.status_filter.toolTip()
     qtbot.waitUntil(lambda: w.current_id == order[0])
-    focus(qtbot, w.table)
+    qtbot.waitUntil(w.table.hasFocus)  # picking the order hands the keys to the list
     press(qtbot, Qt.Key_Return)  # Mark labelled and next: the next in this order
     assert status_of(project, order[0]) == "labelled"
     assert w.current_id == order[1]

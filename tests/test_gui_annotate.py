@@ -564,3 +564,31 @@ def test_list_and_editor_agree_on_suggested(window, qtbot):
     row = window.model.row_of(sid)
     listed = window.model.data(window.model.index(row, 2))
     assert listed == "unlabelled, suggested" and listed in window.sentence_info.text()
+
+
+def test_enter_moves_on_after_an_undo_brings_back_a_sentence_the_filter_hides(window, qtbot,
+                                                                              dialogs):
+    """Found using the app: under Status = unlabelled, Enter, a list refresh, Ctrl+Z: the editor
+    shows the restored sentence the list no longer holds; Enter must label it and go on to the
+    next listed sentence after it (it stayed put, and a second Enter did nothing)."""
+    path = window.store.path
+    window.status_filter.setCurrentText("unlabelled")
+    qtbot.waitUntil(lambda: window.current_id is not None)
+    focus(qtbot, window.table)
+    first = window.current_id
+    press(qtbot, Qt.Key_Return)
+    second = window.current_id
+    assert status_of(path, first) == "labelled" and second != first
+    window.session.notify_sentences_changed()  # what a finished background job does
+    qtbot.waitUntil(lambda: window.model.row_of(first) is None)
+    focus(qtbot, window.table)
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)
+    assert status_of(path, first) == "unlabelled"
+    qtbot.waitUntil(lambda: window.current_id == first)
+    assert window.model.row_of(first) is None  # shown, but not listed
+    focus(qtbot, window.table)
+    press(qtbot, Qt.Key_Return)
+    assert status_of(path, first) == "labelled"
+    assert window.current_id == second  # the next unlabelled one after it
+    press(qtbot, Qt.Key_Return)
+    assert status_of(path, second) == "labelled" and window.current_id not in (first, second)

@@ -93,7 +93,9 @@ def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
         pass
     second, event = blocker.args[0]
     assert type(event).__name__ == "Finished" and second != run_id
-    assert w.store.meta("active_run") == second
+    f1_first, f1_second = (w.store.run(r)["best_f1"] for r in (run_id, second))
+    # the demo has a dev split: the new run replaces the model unless it scores worse there
+    assert w.store.meta("active_run") == (second if f1_second >= f1_first else run_id)
     assert w.store.run(second)["config"]["base_model"] == str(model_dir(w.store, run_id))
 
 
@@ -119,3 +121,54 @@ def test_cancel_in_the_status_bar_leaves_the_project_as_it_was(window, qtbot, mo
     assert not w.keep_fresh.cancel_button.isVisible()
     qtbot.wait(800)  # a cancelled run is not restarted at once: it waits for N more labels
     assert w.keep_fresh.worker is None
+
+
+def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtbot, monkeypatch,
+                                                                     tiny_bert):
+    """Found using the app: a run due while "Will more data help?" ran kept waiting after the
+    curve ended, until another sentence was labelled."""
+    w, project = window
+    keep_fresh_every(w, qtbot, monkeypatch, 1)
+    view = w.train_view
+    view.base_model.setCurrentText(str(tiny_bert))
+    view.epochs.setValue(2)
+    view.lr.setValue(5e-3)
+    view.batch.setValue(4)
+    qtbot.mouseClick(view.curve_button, Qt.LeftButton)
+    curve = view.curve_worker
+    assert curve is not None
+    label_next(w, qtbot, project)
+    qtbot.waitUntil(lambda: "waits: the Train view is busy" in w.keep_fresh.label.text(),
+                    timeout=5000)
+    assert w.keep_fresh.worker is None
+    with qtbot.waitSignal(curve.finished, timeout=180000):
+        pass
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)  # no new label
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
+        pass
+    assert type(blocker.args[0][1]).__name__ == "Finished"
+
+
+def test_a_background_run_that_scores_worse_on_the_dev_split_does_not_replace_the_model(
+        window, qtbot, monkeypatch, trained):
+    """Found using the app: each background run became active even when its dev F1 was lower.
+    The demo has a dev split, so both runs are scored on the same sentences."""
+    from tests.test_gui_train import fake_run
+
+    w, project = window
+    better = fake_run(w.store, copy_from=trained)
+    w.store.update_run(better, best_f1=1.0)
+    w.session.set_active_run(better)
+    keep_fresh_every(w, qtbot, monkeypatch, 1)
+    label_next(w, qtbot, project)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
+        pass
+    run_id, event = blocker.args[0]
+    assert type(event).__name__ == "Finished"
+    assert w.store.run(run_id)["best_f1"] < 1.0
+    assert w.store.meta("active_run") == better  # the better model stays
+    assert "below the active run" in w.statusBar().currentMessage()
+    assert w.keep_fresh.label.text() == "Keep fresh: 0/1 newly labelled"  # its labels are used
+    qtbot.wait(800)
+    assert w.keep_fresh.worker is None  # and it is not retried at once

@@ -11,8 +11,11 @@ of another process still marked running), a run starts with the size-aware defau
 (``TrainConfig()``, one core kept for the app) from the active model's folder when its tags are
 the project's (else the default base model). It runs through the Train view's own ``start``, so
 the Train tab shows it live, its Train button waits for it, and on success the view makes the run
-active as it does for any run; the window then refreshes suggestions and the active-learning
-order (:class:`nerstudio.ui.active.ModelRefresher`). The status bar shows
+active as it does for any run, unless it scored worse than the active run on the project's own
+dev split (:meth:`KeepFresh.better_than_active`: a background run never silently replaces a
+better model); the window then refreshes suggestions and the active-learning order
+(:class:`nerstudio.ui.active.ModelRefresher`). A run that waited for the Train view (a run, a
+train curve, an evaluation) starts when the view becomes idle. The status bar shows
 "Retraining in the background: step x/y" with a Cancel button. A cancelled or failed run changes
 neither the active model nor the counter's start (the project is as it was, bar the run's row in
 the runs list, marked cancelled); the next attempt waits for another N sentences.
@@ -120,6 +123,12 @@ class KeepFresh(QObject):
 
     def _labelling_many(self) -> None:
         self._labelling()
+
+    def train_view_idle(self) -> None:
+        """The Train view finished a run, a train curve or an evaluation: a run that waited
+        for it ("waits: the Train view is busy") starts now, without another label."""
+        if self.enabled() and self.worker is None:
+            self._check_timer.start()
 
     def _meta(self, key, default=None):
         try:
@@ -243,8 +252,10 @@ class KeepFresh(QObject):
         """Start the run now, through the Train view (which shows it and makes it active)."""
         view = self.window.train_view
         start_count = self.count()
+        view.activation_check = self.better_than_active
         worker = view.start(self.config())
         if worker is None:
+            view.activation_check = None
             return None
         self.worker, self.run_id, self._start_count, self._step = worker, None, start_count, (0, 0)
         worker.event.connect(self._event)
@@ -254,6 +265,21 @@ class KeepFresh(QObject):
         self.update_text()
         self.started.emit(worker)
         return worker
+
+    def better_than_active(self, run_id: int) -> tuple[bool, str]:
+        """A background run replaces the active model unless it scores worse on the same dev
+        set: the project's own dev split (labelled dev sentences). Without one, each run holds
+        out its own share of train as dev, so the scores are not comparable and it replaces."""
+        store, active = self.store, self._meta("active_run")
+        try:
+            if active is None or store.count(split="dev", status=LABELLED) == 0:
+                return True, ""
+            new, old = store.run(run_id).get("best_f1"), store.run(active).get("best_f1")
+        except (NerStudioError, sqlite3.Error):
+            return True, ""
+        if new is None or old is None or new >= old:
+            return True, ""
+        return False, f"dev F1 {new:.3f} is below the active run {active}'s {old:.3f}"
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -276,13 +302,16 @@ class KeepFresh(QObject):
         self.worker, self.run_id = None, run_id
         self.cancel_button.hide()
         finished = type(event).__name__ == "Finished"
-        if finished:
+        if finished:  # the labels it learnt from count as used (also when it scored worse)
             if self._start_count is not None and self.store is not None:
                 try:
                     self.store.set_meta(BASELINE_KEY, self._start_count)
                 except (NerStudioError, sqlite3.Error):
                     pass
             self._snoozed_at = None
+        if finished and self._meta("active_run") != run_id:
+            pass  # it scored worse than the active model: the Train view said so, nothing moves
+        elif finished:
             refresher = getattr(self.window, "refresher", None)
             if refresher is not None:  # new suggestions and a new order from the new model
                 refresher.request(suggestions=True)

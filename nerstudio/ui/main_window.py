@@ -181,6 +181,8 @@ class MainWindow(QMainWindow):
         self.order_caption = QLabel("&Order")
         self.order_caption.setBuddy(self.order_combo)
         self.order_combo.currentIndexChanged.connect(lambda _i: self._order_chosen())
+        # a person who picks an order goes on annotating in it: Enter / A act on the list
+        self.order_combo.activated.connect(lambda _i: QTimer.singleShot(0, self.table.setFocus))
         search_row.addWidget(self.order_caption)
         search_row.addWidget(self.order_combo)
         lv.addLayout(search_row)
@@ -280,6 +282,7 @@ class MainWindow(QMainWindow):
 
             view = self._train_view = TrainView(self)
             view.run_finished.connect(lambda _id: self.load_active_model())
+            view.became_idle.connect(self.keep_fresh.train_view_idle)
             index = self.tabs.indexOf(self._train_placeholder)
             current = self.tabs.currentIndex() == index
             blocked = self.tabs.blockSignals(True)  # the same tab stays current: no news
@@ -1185,18 +1188,32 @@ class MainWindow(QMainWindow):
 
     def _go_to_next_listed(self, wanted, none_left: str) -> None:
         row = self.model.row_of(self.current_id)
-        start = 0 if row is None else row + 1
-        i = start
+        i = row + 1 if row is not None else self._first_row_after(self.current_id)
         while True:
             while i >= self.model.rowCount() and self.model.canFetchMore():
                 self.model.fetchMore()
             if i >= self.model.rowCount():
                 self.statusBar().showMessage(none_left, 4000)
                 return
-            if wanted(self.model.rows[i]):
-                self.table.selectRow(i)
+            if wanted(self.model.rows[i]) and self.model.rows[i].id != self.current_id:
+                # _select, not selectRow: the row may be the selected one while the editor shows
+                # a sentence the filter no longer lists (after an undo), and must still move
+                self._select(self.model.rows[i].id)
                 return
             i += 1
+
+    def _first_row_after(self, sentence_id: int | None) -> int:
+        """Where the list goes on from a sentence it does not list (an undo brought it back
+        under a filter that hides it): the first listed row after it in file order, else 0."""
+        if sentence_id is None or self.active_order_on():
+            return 0
+        while True:
+            for i, r in enumerate(self.model.rows):
+                if r.id > sentence_id:
+                    return i
+            if not self.model.canFetchMore():
+                return 0
+            self.model.fetchMore()
 
     def accept_suggestion(self, span) -> None:
         if not self._can_edit() or self._shown is None:

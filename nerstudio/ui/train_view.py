@@ -197,6 +197,7 @@ OVERLAY_COLOURS = ["#999999", "#d4a017", "#17a2b8", "#6c757d"]
 
 class TrainView(SessionView, QWidget):
     run_finished = Signal(int)   # run id, after a finished run (to refresh the playground)
+    became_idle = Signal()       # no run, curve or evaluation going (keep-fresh may start)
 
     def __init__(self, window):
         super().__init__()
@@ -204,6 +205,8 @@ class TrainView(SessionView, QWidget):
         self.worker: Worker | None = None
         self.eval_worker: Worker | None = None    # "Evaluate on test" of a past run
         self.curve_worker: Worker | None = None   # "Will more data help?"
+        # set by a caller of start() (keep-fresh): run id -> (make it active?, why not)
+        self.activation_check = None
         self.curve_points: list[dict] = []
         self.curve_fractions: list[float] = list(DEFAULT_FRACTIONS)
         self._curve_at: CurveStarted | None = None
@@ -720,6 +723,8 @@ class TrainView(SessionView, QWidget):
         elif isinstance(e, str):
             self.progress_text.setText(e)
         elif isinstance(e, (Finished, Cancelled, Failed)):
+            if isinstance(e, Finished):  # early stopping ends before the planned last step
+                self.progress.setValue(self.progress.maximum())
             self.progress_text.setText({Finished: "Finished", Cancelled: "Cancelled: resume it "
                                         "from the runs list", Failed: "Failed"}[type(e)] +
                                        (f": {e.reason}" if isinstance(e, Failed) else ""))
@@ -758,7 +763,15 @@ class TrainView(SessionView, QWidget):
             self.select_run(run_id)  # as recorded: the curves, the best evaluation, settings
         if isinstance(event, Failed):
             self._say("Training failed", event.reason, "warning")
+        check, self.activation_check = self.activation_check, None
         if isinstance(event, Finished):
+            activate, why_not = check(run_id) if check is not None else (True, "")
+            if not activate:
+                self.window.statusBar().showMessage(
+                    f"Run {run_id} finished; {why_not}: the active model stays (Make active "
+                    "in the runs list to use it anyway)", 10000)
+                self._runs_changed()
+                return
             try:  # the new model is the one the user wants to try: make it the active one
                 self._acting_session().set_active_run(run_id)
             except NerStudioError as exc:
@@ -769,6 +782,7 @@ class TrainView(SessionView, QWidget):
         self._runs_changed()
 
     def _failed(self, reason: str) -> None:
+        self.activation_check = None
         self._idle()
         self.showing.setText("The run failed")
         self._say("Training failed", reason, "warning")
@@ -782,6 +796,9 @@ class TrainView(SessionView, QWidget):
         self.cancel_button.setEnabled(False)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
+        if self.eval_worker is None:
+            # queued: the slots that end a run (make it active, keep-fresh's own) run first
+            QTimer.singleShot(0, self.became_idle.emit)
 
     def _reset_charts(self) -> None:
         self.loss_x, self.loss_y, self.evals = [], [], []
@@ -947,6 +964,7 @@ class TrainView(SessionView, QWidget):
         if self.worker is None and self.curve_worker is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
+            self.became_idle.emit()
 
     def _evaluated(self, result) -> None:
         run_id, metrics = result
