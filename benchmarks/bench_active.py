@@ -274,6 +274,13 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
     probs = out_of_fold_probs(noisy, TAGS, config(a.seeds[0]), a.folds, on_event,
                               workdir=work)
     seconds = time.perf_counter() - t0
+    if a.probs_out:  # to compare rankings later without training again
+        import gzip
+
+        with gzip.open(a.probs_out, "wt") as f:
+            json.dump({"tags": TAGS, "noisy": [list(e.tags) for e in noisy],
+                       "clean": [list(e.tags) for e in clean],
+                       "words": [list(e.words) for e in noisy], "probs": probs}, f)
     from nerstudio.core.review import token_quality
 
     quality = token_quality(noisy, TAGS, probs)
@@ -364,6 +371,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run of a few minutes: tiny sizes and 30 optimizer steps per "
                     "training (its figures mean nothing)")
+    ap.add_argument("--probs-out", type=Path, help="error part: also write the out-of-fold "
+                    "probabilities, given and clean tags here (.json.gz)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
                     "bench_active.json")
     ap.add_argument("--data", type=Path, default=DATA)

@@ -41,7 +41,8 @@ def draw(data: dict, out: Path) -> None:
     item = plot.getPlotItem()
     rounds = data["active_learning"]["rounds"]
     seeds = sorted({r["seed"] for r in rounds})
-    item.setTitle(f"Active learning on CoNLL-2003 (simulated annotator, {len(seeds)} seed{"s" if len(seeds) != 1 else ""})")
+    n_seeds = f"{len(seeds)} seed" + ("s" if len(seeds) != 1 else "")
+    item.setTitle(f"Active learning on CoNLL-2003 (simulated annotator, {n_seeds})")
     item.setLabel("bottom", "labelled sentences")
     item.setLabel("left", "dev F1")
     item.showGrid(x=True, y=True, alpha=0.3)

@@ -7,7 +7,7 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parents[1] / "nerstudio" / "core"
 LAZY_ONLY = {"torch", "transformers", "datasets", "accelerate", "seqeval", "spacy"}
 # Modules that subclass torch classes, imported only inside functions of the training engine.
-TORCH_MODULES = {CORE / "training" / name for name in ("sparse.py", "dropout.py", "pruning.py")}
+TORCH_MODULES = {CORE / "training" / name for name in ("sparse.py",)}
 
 
 def _imports(path: Path, top_level_only: bool):

@@ -41,8 +41,7 @@ def project(tiny_bert, tmp_path_factory):
 def _train(project, tiny_bert, processes):
     out = _cli("train", project, "--processes", processes, "--base-model", tiny_bert,
                "--batch-size", 8, "--lr", "5e-3", "--max-length", 64, "--epochs", 2,
-               "--sparse-embeddings", "off", "--pooled-dropout", "off",
-               "--last-layer-pruning", "off")
+               "--sparse-embeddings", "off")
     assert out.returncode == 0, out.stderr[-3000:]
     with ProjectStore(project) as store:
         run = store.runs()[-1]
@@ -101,8 +100,7 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny
     launcher = subprocess.Popen(
         [sys.executable, "-m", "nerstudio", "train", str(project), "--processes", "2",
          "--base-model", str(tiny_bert), "--batch-size", "8", "--lr", "5e-3", "--max-length", "64",
-         "--epochs", "10", "--eval-every", "10", "--sparse-embeddings", "off",
-         "--pooled-dropout", "off", "--last-layer-pruning", "off"],
+         "--epochs", "10", "--eval-every", "10", "--sparse-embeddings", "off"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         worker = _rank_process(launcher, "1")

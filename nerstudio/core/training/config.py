@@ -68,12 +68,6 @@ class TrainConfig:
     sparse_embeddings: str = knob("auto", "CPU: sparse word-embedding updates (auto = on for "
                                   "CPU; never on a GPU)", choices=("auto", "on", "off"),
                                   advanced=True)
-    pooled_dropout: str = knob("auto", "CPU: dropout masks from a seeded pool (auto = on for "
-                               "CPU; never on a GPU)", choices=("auto", "on", "off"),
-                               advanced=True)
-    last_layer_pruning: str = knob("auto", "CPU: the last layer's feed-forward part on "
-                                   "labelled subwords only (same loss; auto = on for CPU; never "
-                                   "on a GPU)", choices=("auto", "on", "off"), advanced=True)
     eval_batch_size: int = knob(64, "sentences per evaluation batch", advanced=True, lo=1,
                                 hi=4096)
     threads: int = knob(0, "CPU threads (0: all cores)", advanced=True, lo=0, hi=512)
@@ -145,9 +139,8 @@ class TrainConfig:
             problems.append("eval_every must be 'epoch', 'none' or a number of steps")
         if not 16 <= self.max_length <= 4096:
             problems.append("max length must be between 16 and 4096 subwords")
-        for knob in ("sparse_embeddings", "pooled_dropout", "last_layer_pruning"):
-            if getattr(self, knob) not in ("auto", "on", "off"):
-                problems.append(f"{knob} must be auto, on or off")
+        if self.sparse_embeddings not in ("auto", "on", "off"):
+            problems.append("sparse_embeddings must be auto, on or off")
         if self.checkpoint_minutes < 0:
             problems.append("checkpoint minutes must be 0 (off) or positive")
         if self.batching not in ("length", "random"):

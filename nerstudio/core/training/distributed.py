@@ -43,8 +43,7 @@ DDP_TIMEOUT_S = 300          # a collective waiting this long on a silent (dead)
 SNAPSHOT_WAIT_S = 120        # a rank waits this long for the snapshot on a shared file system
 STOP_ENV = "NERSTUDIO_STOP_FILE"         # a stop request (cancel) when this file exists
 CONSOLE_ENV = "NERSTUDIO_CONSOLE_DIR"    # --processes: each rank's stdout / stderr go here
-CPU_SPEED_UPS_OFF = ("off: sparse embeddings, pooled dropout and last-layer pruning are "
-                     "single-process CPU speed-ups")
+CPU_SPEED_UPS_OFF = "off: sparse embeddings are a single-process CPU speed-up"
 LR_RULE = ("batch_size is the global batch (all processes together); the learning rate and "
            "the size-aware defaults are those of that global batch, not scaled by the number "
            "of processes")

@@ -8,9 +8,9 @@ the run with a :class:`Failed` event carrying a readable reason instead of a tra
 Fast by design on a CPU: sentences are encoded once; training batches group sentences of similar
 length (seeded, so runs are reproducible) so little compute goes to padding; evaluation runs over
 the dev set sorted by length; the word-embedding matrix (half of a small BERT's parameters) gets
-sparse gradients and a lazy Adam update instead of a dense 30k-row update every step; dropout
-masks come from a seeded pool of random bits instead of a serial per-element generator; the last
-layer's feed-forward part runs on labelled subwords only.
+sparse gradients and a lazy Adam update instead of a dense 30k-row update every step. (Pooled
+dropout masks and last-layer pruning were tried and removed: measured side by side they gave
+no speed-up on their own or on top of the others, see benchmarks/results.)
 """
 from __future__ import annotations
 
@@ -385,8 +385,7 @@ def _build_trainer(run: _Run, model, tokenizer):
     args = build_arguments(config, run.out, run.device, run.precision, run.total)
     alone = run.world.size == 1  # the CPU speed-ups are single-process only (dense DDP grads)
     sparse = apply_cpu_tricks(model, config, run.device if alone else "distributed")
-    pruning = alone and run.device == "cpu" and config.last_layer_pruning != "off"
-    trainer = make_trainer_class(sparse, labelled_rows_only=pruning)(
+    trainer = make_trainer_class(sparse)(
         model=model, args=args, train_dataset=_ListDataset(train_feats),
         eval_dataset=_ListDataset(dev_feats),
         data_collator=DataCollatorForTokenClassification(
@@ -394,7 +393,7 @@ def _build_trainer(run: _Run, model, tokenizer):
         processing_class=tokenizer, compute_metrics=_Metrics(run, dev_feats),
         preprocess_logits_for_metrics=_argmax,
         callbacks=[_events(run), *_early_stopping(config, _strategy(config))])
-    run.tricks = cpu_tricks_in_effect(model, trainer)
+    run.tricks = cpu_tricks_in_effect(model)
     run.device_for_flags = args.device
     trainer.remove_callback(PrinterCallback)  # events replace its prints
     trainer.remove_callback(ProgressCallback)
@@ -406,14 +405,13 @@ def _argmax(logits, labels):
 
 
 def apply_cpu_tricks(model, config: TrainConfig, device: str) -> bool:
-    """Sparse word-embedding gradients and pooled dropout masks: CPU speed-ups only. On a GPU
+    """Sparse word-embedding gradients: a CPU speed-up only. On a GPU
     the run is the stock recipe; asking for one there ("on") is refused, not ignored (sparse
     gradients would also be clipped while still scaled under fp16). A distributed run
     (``device`` "distributed") is the stock recipe too: DDP all-reduces dense gradients.
     Returns whether the embeddings are sparse."""
     if device != "cpu":
-        forced = [k for k in ("sparse_embeddings", "pooled_dropout", "last_layer_pruning")
-                  if getattr(config, k) == "on"]
+        forced = [k for k in ("sparse_embeddings",) if getattr(config, k) == "on"]
         if forced:
             where = "several processes" if device == "distributed" else f"a {device} device"
             raise TrainingFailed(f"{', '.join(forced)} = on is a single-process CPU speed-up; "
@@ -422,20 +420,12 @@ def apply_cpu_tricks(model, config: TrainConfig, device: str) -> bool:
     sparse = config.sparse_embeddings != "off"
     if sparse:
         model.get_input_embeddings().sparse = True
-    if config.pooled_dropout != "off":
-        from .dropout import use_pooled_dropout
-
-        use_pooled_dropout(model, config.seed)
     return sparse
 
 
-def cpu_tricks_in_effect(model, trainer) -> dict:
+def cpu_tricks_in_effect(model) -> dict:
     """What the run really uses, read from the objects (a silent fallback shows as False)."""
-    from .dropout import PooledDropout
-
-    return {"sparse_embeddings": bool(getattr(model.get_input_embeddings(), "sparse", False)),
-            "pooled_dropout": any(isinstance(m, PooledDropout) for m in model.modules()),
-            "last_layer_pruning": getattr(trainer, "_pruner", None) is not None}
+    return {"sparse_embeddings": bool(getattr(model.get_input_embeddings(), "sparse", False))}
 
 
 class _Metrics:

@@ -2,44 +2,24 @@
 
 Built lazily by :func:`make_trainer_class` (importing this module does not import transformers):
 evaluation keeps the dev set's order; length-grouped batches come from ``batching.py``; on a CPU
-only, the word embedding's sparse gradient (``sparse.py``) and the last-layer pruning
-(``pruning.py``) are wired in.
+only, the word embedding's sparse gradient (``sparse.py``) is wired in.
 """
 from __future__ import annotations
 
 from .sparse import LazyAdamW, clip_grad_norm
 
 
-def make_trainer_class(sparse_embeddings: bool, labelled_rows_only: bool = False):
+def make_trainer_class(sparse_embeddings: bool):
     """The ``transformers.Trainer`` nerstudio runs (built lazily: importing this module does not
     import transformers). Evaluation keeps the dev set's order (it is pre-sorted by length, and
     the metrics map predictions back to sentences by position; transformers 5 would otherwise
     shuffle it in length groups). With ``sparse_embeddings``, the optimizer and gradient clipping
     understand the word embedding's sparse gradient. Length-grouped batches come from
-    ``batching.LengthGroupedOrder`` (less padding, shuffled batch order). With
-    ``labelled_rows_only``, the last layer's feed-forward part trains on labelled subwords only
-    (``pruning.py``; same loss and gradients)."""
+    ``batching.LengthGroupedOrder`` (less padding, shuffled batch order)."""
     import torch.utils.data
     from transformers import Trainer
 
     class NerTrainer(Trainer):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pruner = None  # None also where the model's layout is not supported
-            if labelled_rows_only:
-                from .pruning import prune_last_layer
-
-                self._pruner = prune_last_layer(self.model)
-
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            if self._pruner is None or "labels" not in inputs:
-                return super().training_step(model, inputs, num_items_in_batch)
-            self._pruner.keep = inputs["labels"].to(self.args.device) != -100
-            try:
-                return super().training_step(model, inputs, num_items_in_batch)
-            finally:
-                self._pruner.keep = None
-
         def _get_eval_sampler(self, eval_dataset):
             return torch.utils.data.SequentialSampler(eval_dataset)
 
