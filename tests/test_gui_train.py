@@ -437,6 +437,15 @@ def test_add_to_dataset_of_a_model_less_playground_adds_plain_sentences(window, 
     assert window.store.count() == before + 2
     sid = max(r.id for r in window.store.sentence_rows(0, 1000))
     assert window.store.predictions(sid) == [] and window.store.sentence(sid).spans == []
+    # found using the app: a second click added the same sentences again
+    qtbot.mouseClick(pg.add_button, Qt.LeftButton)
+    assert window.store.count() == before + 2
+    assert "Already in the project: 2 sentences" in window.statusBar().currentMessage()
+    qtbot.keyClicks(pg.input, " A new one.")  # one new sentence: only that one is added
+    with qtbot.waitSignal(pg.added, timeout=5000) as blocker:
+        qtbot.mouseClick(pg.add_button, Qt.LeftButton)
+    assert blocker.args == [1] and window.store.count() == before + 3
+    assert "2 sentences already in the project, skipped" in window.statusBar().currentMessage()
 
 
 def test_hostile_model_labels_show_as_text_and_load_nothing(window, qtbot, trained, tmp_path):

@@ -821,6 +821,18 @@ class ProjectStore:
         where, params = self._list_filters(split, status, label, search)
         return self._scalar(f"SELECT count(*) FROM sentences s WHERE 1 {where}", params)
 
+    def existing_texts(self, texts: Iterable[str]) -> set[str]:
+        """Which of ``texts`` some sentence of the project already has, exactly (the playground
+        does not add a sentence twice)."""
+        wanted = list(dict.fromkeys(texts))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._q(
+                f"SELECT DISTINCT text FROM sentences WHERE text IN ({marks})", chunk))
+        return found
+
     def _list_filters(self, split, status, label, search):
         where, params = _filters(split, status)
         if label:

@@ -29,6 +29,7 @@ from ..core.errors import NerStudioError
 from ..core.inference import Predictor
 from ..core.tokenize import rebase, split_sentences, tokenize
 from .safe_text import rich_plain, safe_colour
+from .text import plural
 from .token_editor import readable_text_colour
 from .session_view import SessionView
 from .workers import Worker
@@ -319,6 +320,14 @@ class Playground(SessionView, QWidget):
             sent_text, sent_tokens = rebase(group, text)
             sentences.append(Sentence(tokens=sent_tokens, spans=[], text=sent_text,
                                       split="train", status="unlabelled"))
+        # a sentence the project already holds is not added again (a second click, a re-paste)
+        known_texts = store.existing_texts(s.text for s in sentences)
+        fresh = [(s, g) for s, g in zip(sentences, suggestions) if s.text not in known_texts]
+        skipped = len(sentences) - len(fresh)
+        if not fresh:
+            self._status(f"Already in the project: {plural(skipped, 'sentence')}, nothing added")
+            return 0
+        sentences, suggestions = [s for s, _g in fresh], [g for _s, g in fresh]
         run_id = store.meta("active_run") if self.predictor is not None else None
         try:
             with store.transaction():  # one user action: the sentences and their suggestions
@@ -338,7 +347,9 @@ class Playground(SessionView, QWidget):
             self.window.after_bulk_change()
         n_sugg = sum(len(s) for s in suggestions)
         self._status(f"Added {n} unlabelled sentence(s) to the train split with {n_sugg} "
-                     "suggestion(s): review them in Annotate")
+                     "suggestion(s): review them in Annotate"
+                     + (f" ({plural(skipped, 'sentence')} already in the project, skipped)"
+                        if skipped else ""))
         self.added.emit(n)
         return n
 
