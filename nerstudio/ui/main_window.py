@@ -1302,6 +1302,7 @@ class MainWindow(QMainWindow):
         self._shortcut_sheet.refresh()
         self._shortcut_sheet.show()
         self._shortcut_sheet.raise_()
+        self._shortcut_sheet.activateWindow()  # Escape closes it at once
 
     def show_about(self) -> None:
         from .help import show_about
