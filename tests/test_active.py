@@ -114,3 +114,29 @@ def test_review_cli_refuses_too_little_data_in_one_line_and_changes_nothing(tmp_
     assert "50" in message and "Traceback" not in message
     with ProjectStore(tmp_path / "p.nerproj") as again:
         assert again.flagged_sentence_ids() == []
+
+
+def test_split_changed_since_sees_dev_imports_and_edits_not_train_ones(tmp_path):
+    """Keep-fresh compares two runs' dev F1 only when the dev split did not change between."""
+    import sqlite3
+
+    store = ProjectStore.create(tmp_path / "p.nerproj", labels=["PER"])
+    store.import_items([Sentence.from_words(["Ann", "ran"], split="dev")], source="dev")
+    store.import_items([Sentence.from_words(["Bob", "ran"], split="train")], source="train")
+    assert store.split_changed_since("dev", "2000-01-01 00:00:00")
+    future = "2999-01-01 00:00:00"
+    assert not store.split_changed_since("dev", future)
+    con = sqlite3.connect(store.path)
+    with con:  # the import happened long ago
+        con.execute("UPDATE documents SET created_at = '2001-01-01 00:00:00'")
+    con.close()
+    t = "2010-01-01 00:00:00"
+    assert not store.split_changed_since("dev", t)
+    ids = {r.id: r for r in store.sentence_rows(0, 10)}
+    train_id = next(i for i in ids if store.sentence(i).split == "train")
+    dev_id = next(i for i in ids if store.sentence(i).split == "dev")
+    store.set_spans(train_id, [Span(0, 1, "PER")])  # a train edit: dev unchanged
+    assert not store.split_changed_since("dev", t)
+    store.set_spans(dev_id, [Span(0, 1, "PER")])  # a dev edit: the dev set changed
+    assert store.split_changed_since("dev", t)
+    store.close()

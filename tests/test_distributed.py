@@ -129,3 +129,23 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny
     with ProjectStore(project) as store:
         again = store.run(run["id"])
     assert resumed.returncode == 0 and again["status"] == "finished", resumed.stdout[-2000:] + resumed.stderr[-2000:]
+
+
+def test_a_cancel_before_the_launcher_is_listening_is_a_cancel_not_a_failure(project, tiny_bert):
+    """The GUI's "Use all N GPUs" (distributed.stream_processes): Cancel at once interrupts the
+    command line while Python is still starting; that is reported as cancelled (the user asked
+    for it), not as a failed training."""
+    from nerstudio.core.training import TrainConfig
+    from nerstudio.core.training.distributed import stream_processes
+
+    with ProjectStore(project) as store:
+        before = [r["id"] for r in store.runs()]
+    config = TrainConfig(base_model=str(tiny_bert), batch_size=8, learning_rate=5e-3, epochs=2,
+                         max_length=64)
+    events = []
+    run_id, final = stream_processes(str(project), config, 2, None, events.append, lambda: True)
+    assert type(final).__name__ == "Cancelled", final
+    with ProjectStore(project) as store:
+        for run in store.runs():
+            if run["id"] not in before:  # a run row that got made is not left 'running'
+                assert run["status"] != "running", run

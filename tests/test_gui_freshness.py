@@ -131,7 +131,7 @@ def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtb
     keep_fresh_every(w, qtbot, monkeypatch, 1)
     view = w.train_view
     view.base_model.setCurrentText(str(tiny_bert))
-    view.epochs.setValue(2)
+    view.epochs.setValue(500)  # a curve that runs until it is cancelled
     view.lr.setValue(5e-3)
     view.batch.setValue(4)
     qtbot.mouseClick(view.curve_button, Qt.LeftButton)
@@ -140,9 +140,10 @@ def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtb
     label_next(w, qtbot, project)
     qtbot.waitUntil(lambda: "waits: the Train view is busy" in w.keep_fresh.label.text(),
                     timeout=5000)
-    assert w.keep_fresh.worker is None
+    qtbot.wait(800)
+    assert w.keep_fresh.worker is None and view.curve_worker is curve
     with qtbot.waitSignal(curve.finished, timeout=180000):
-        pass
+        qtbot.mouseClick(view.cancel_button, Qt.LeftButton)  # the curve ends: the view is free
     qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)  # no new label
     with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
         pass

@@ -821,6 +821,15 @@ class ProjectStore:
         where, params = self._list_filters(split, status, label, search)
         return self._scalar(f"SELECT count(*) FROM sentences s WHERE 1 {where}", params)
 
+    def split_changed_since(self, split: str, timestamp: str) -> bool:
+        """Whether a sentence of ``split`` was added or edited after ``timestamp`` (as
+        SQLite's ``datetime('now')`` writes it): two runs' dev scores compare only when not."""
+        added = self._scalar("SELECT max(d.created_at) FROM documents d JOIN sentences s "
+                             "ON s.document_id = d.id WHERE s.split = ?", [split])
+        edited = self._scalar("SELECT max(e.created_at) FROM edits e JOIN sentences s "
+                              "ON s.id = e.sentence_id WHERE s.split = ?", [split])
+        return any(t is not None and t > timestamp for t in (added, edited))
+
     def existing_texts(self, texts: Iterable[str]) -> set[str]:
         """Which of ``texts`` some sentence of the project already has, exactly (the playground
         does not add a sentence twice)."""

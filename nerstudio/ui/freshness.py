@@ -268,11 +268,15 @@ class KeepFresh(QObject):
 
     def better_than_active(self, run_id: int) -> tuple[bool, str]:
         """A background run replaces the active model unless it scores worse on the same dev
-        set: the project's own dev split (labelled dev sentences). Without one, each run holds
-        out its own share of train as dev, so the scores are not comparable and it replaces."""
+        set: the project's own dev split (labelled dev sentences), unchanged since the active
+        run started. Without a dev split each run holds out its own share of train, and after
+        dev edits the sets differ: the scores are not comparable, and the new run replaces."""
         store, active = self.store, self._meta("active_run")
         try:
             if active is None or store.count(split="dev", status=LABELLED) == 0:
+                return True, ""
+            started = store.run(active).get("created_at")
+            if not started or store.split_changed_since("dev", started):
                 return True, ""
             new, old = store.run(run_id).get("best_f1"), store.run(active).get("best_f1")
         except (NerStudioError, sqlite3.Error):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -525,7 +526,8 @@ class TrainView(SessionView, QWidget):
         """More than one GPU: offer to train on all of them (one process each, DDP)."""
         self.gpus = gpus
         self.all_gpus.setText(f"Use all {gpus} GPUs")
-        self.all_gpus.setVisible(gpus > 1)
+        # a frozen app has no `python -m nerstudio` to start the processes with
+        self.all_gpus.setVisible(gpus > 1 and not getattr(sys, "frozen", False))
 
     def processes(self) -> int:
         """Processes the next run uses: every GPU when "Use all N GPUs" is ticked."""
@@ -756,6 +758,8 @@ class TrainView(SessionView, QWidget):
 
     def _done(self, result) -> None:
         run_id, event = result
+        # taken first: a dialog below runs the event loop, where keep-fresh may start its run
+        check, self.activation_check = self.activation_check, None
         self.run_id = run_id
         self._idle()
         self._runs_changed()
@@ -763,7 +767,6 @@ class TrainView(SessionView, QWidget):
             self.select_run(run_id)  # as recorded: the curves, the best evaluation, settings
         if isinstance(event, Failed):
             self._say("Training failed", event.reason, "warning")
-        check, self.activation_check = self.activation_check, None
         if isinstance(event, Finished):
             activate, why_not = check(run_id) if check is not None else (True, "")
             if not activate:

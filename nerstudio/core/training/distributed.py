@@ -41,6 +41,7 @@ from pathlib import Path
 
 DDP_TIMEOUT_S = 300          # a collective waiting this long on a silent (dead) machine fails
 SNAPSHOT_WAIT_S = 120        # a rank waits this long for the snapshot on a shared file system
+CANCEL_GRACE_S = 120         # a GUI cancel not answered within this: every rank is stopped
 STOP_ENV = "NERSTUDIO_STOP_FILE"         # a stop request (cancel) when this file exists
 CONSOLE_ENV = "NERSTUDIO_CONSOLE_DIR"    # --processes: each rank's stdout / stderr go here
 CPU_SPEED_UPS_OFF = "off: sparse embeddings are a single-process CPU speed-up"
@@ -320,10 +321,14 @@ def run_local(project: str, config, processes: int, resume_run: int | None = Non
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     tails = [_Tail(scratch / "rank-0.out", sys.stdout), _Tail(scratch / "rank-0.err", sys.stderr)]
+    parent = os.getppid()
     try:
         while proc.poll() is None:
             for t in tails:
                 t.pump()
+            if os.getppid() != parent and asked["n"] < 2:  # whoever started us is gone
+                asked["n"] = 2
+                _stop_launcher(proc)
             time.sleep(0.1)
         for t in tails:
             t.pump()
@@ -442,8 +447,10 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
     root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     err = tempfile.TemporaryFile()
+    # no preexec_fn here (the GUI has threads): the launcher stops its ranks when its parent,
+    # this process, is gone (run_local watches os.getppid())
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=err, start_new_session=True, preexec_fn=_die_with_parent)
+                            stderr=err, start_new_session=True)
     lines: queue.Queue = queue.Queue()
 
     def read() -> None:
@@ -452,37 +459,53 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    run_id, final, asked = None, None, False
-    while True:
-        if should_stop() and not asked:
-            asked = True
-            proc.send_signal(signal.SIGINT)
-        try:
-            raw = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if raw is None:
-            break
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            continue  # not an event line
-        event = event_from_dict(d) if isinstance(d, dict) else None
-        if event is None:
-            continue
-        if "run" in d:  # the final line: {"run": id, "event": ...}
-            run_id, final = d["run"], event
-        else:
-            emit(event)
-    code = proc.wait()
-    err.seek(0)
-    reason = _error_line(err.read().decode("utf-8", "replace"))
-    err.close()
+    run_id, final, asked_at = None, None, None
+    try:
+        while True:
+            if should_stop():
+                if asked_at is None:  # Ctrl+C: every rank stops at the next step, checkpointed
+                    asked_at = time.monotonic()
+                    proc.send_signal(signal.SIGINT)
+                elif time.monotonic() - asked_at > CANCEL_GRACE_S and proc.poll() is None:
+                    asked_at = float("inf")  # a rank that does not answer: stop them all now
+                    proc.send_signal(signal.SIGTERM)
+            try:
+                raw = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if raw is None:
+                break
+            try:
+                d = json.loads(raw)
+            except ValueError:
+                continue  # not an event line
+            event = event_from_dict(d) if isinstance(d, dict) else None
+            if event is None:
+                continue
+            if "run" in d:  # the final line: {"run": id, "event": ...}
+                run_id, final = d["run"], event
+            else:
+                emit(event)
+        code = proc.wait()
+        err.seek(0)
+        reason = _error_line(err.read().decode("utf-8", "replace"))
+    finally:
+        if proc.poll() is None:  # an error here: the ranks must not train on unwatched
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        err.close()
+        proc.stdout.close()
     if run_id is None:
         run_id = _last_run_id(project)
         run_id = run_id if run_id != before else None
     if final is None:
-        final = ev.Failed(reason or f"the training processes stopped (exit code {code})")
+        if asked_at is not None:  # cancelled before the run could report (or even start)
+            final = ev.Cancelled(step=0, checkpoint=None, best_metrics={})
+        else:
+            final = ev.Failed(reason or f"the training processes stopped (exit code {code})")
     return run_id, final
 
 
