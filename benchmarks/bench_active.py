@@ -249,14 +249,37 @@ def corrupt(examples, rate: float, rng: random.Random):
     return out, log_
 
 
-def run_errors(a, train_all, results, path: Path, work: Path) -> None:
-    from nerstudio.core.review import label_issues, out_of_fold_probs
-
+def planted_errors(a, train_all):
+    """The seeded sentences, their corrupted copy, the flips and the changed words."""
     rng = random.Random(1000 + a.seeds[0])
     clean = [train_all[i] for i in rng.sample(range(len(train_all)), a.errors_n)]
     noisy, flips = corrupt(clean, a.flip_rate, rng)
     positives = {(i, t) for i, (c, d) in enumerate(zip(clean, noisy))
                  for t, (x, y) in enumerate(zip(c.tags, d.tags)) if x != y}
+    return clean, noisy, flips, positives
+
+
+def rescore_errors(a, train_all, results, path: Path) -> None:
+    """--rescore FILE: the error table from saved out-of-fold probabilities (--probs-out of an
+    earlier run with the same --errors-n / --flip-rate / --seeds), scored by the current code."""
+    import gzip
+
+    _clean, noisy, flips, positives = planted_errors(a, train_all)
+    with gzip.open(a.rescore, "rt") as f:
+        saved = json.load(f)
+    if [list(e.tags) for e in noisy] != saved["noisy"]:
+        sys.exit(f"{a.rescore}: saved for other sentences (give the same --errors-n, "
+                 "--flip-rate and --seeds as the run that wrote it)")
+    log(f"label errors: rescoring {a.rescore}")
+    results["label_errors"] = score_errors(a, noisy, flips, positives, saved["probs"],
+                                           saved.get("seconds", 0.0))
+    save(results, path)
+
+
+def run_errors(a, train_all, results, path: Path, work: Path) -> None:
+    from nerstudio.core.review import out_of_fold_probs
+
+    clean, noisy, flips, positives = planted_errors(a, train_all)
     log(f"label errors: {a.errors_n} sentences, {len(flips)} spans flipped "
         f"({sum(k == 'type' for _i, k in flips)} type, "
         f"{sum(k == 'boundary' for _i, k in flips)} boundary, "
@@ -274,14 +297,19 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
     probs = out_of_fold_probs(noisy, TAGS, config(a.seeds[0]), a.folds, on_event,
                               workdir=work)
     seconds = time.perf_counter() - t0
-    if a.probs_out:  # to compare rankings later without training again
+    if a.probs_out:  # to compare rankings later without training again (--rescore)
         import gzip
 
         with gzip.open(a.probs_out, "wt") as f:
             json.dump({"tags": TAGS, "noisy": [list(e.tags) for e in noisy],
-                       "clean": [list(e.tags) for e in clean],
-                       "words": [list(e.words) for e in noisy], "probs": probs}, f)
-    from nerstudio.core.review import token_quality
+                       "clean": [list(e.tags) for e in clean], "seconds": seconds,
+                       "probs": probs}, f)
+    results["label_errors"] = score_errors(a, noisy, flips, positives, probs, seconds)
+    save(results, path)
+
+
+def score_errors(a, noisy, flips, positives, probs, seconds: float) -> dict:
+    from nerstudio.core.review import label_issues, token_quality
 
     quality = token_quality(noisy, TAGS, probs)
     ranked = sorted(((q, i, t) for i, qs in enumerate(quality) for t, q in enumerate(qs)))
@@ -318,16 +346,15 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
         words = {(i, t) for i, t in positives if i in sents}
         summary["by_kind_recall_flagged"][kind] = (
             len(words & set(flagged)) / len(words) if words else None)
-    results["label_errors"] = summary
-    save(results, path)
+    return summary
 
 
 def errors_table(s) -> str:
     return "\n".join([
         f"{s['sentences']} sentences, {s['words']} words; {s['spans_flipped']} entity spans "
         f"flipped ({s['kinds']['type']} type, {s['kinds']['boundary']} boundary, "
-        f"{s['kinds']['drop']} dropped) = {s['flipped_words']} words; {s['folds']}-fold in "
-        f"{s['seconds']:.0f} s",
+        f"{s['kinds']['drop']} dropped) = {s['flipped_words']} words; {s['folds']}-fold"
+        + (f" in {s['seconds']:.0f} s" if s.get("seconds") else " (training time not saved)"),
         f"{'words taken':<38} {'n':>6}  {'precision':>9}  {'recall':>6}",
         f"{'lowest F scores (precision@flips)':<38} {s['flipped_words']:>6}  "
         f"{s['precision_at_flips']:>9.3f}  {s['recall_at_flips']:>6.3f}",
@@ -373,6 +400,8 @@ def main():
                     "training (its figures mean nothing)")
     ap.add_argument("--probs-out", type=Path, help="error part: also write the out-of-fold "
                     "probabilities, given and clean tags here (.json.gz)")
+    ap.add_argument("--rescore", type=Path, help="error part: no training; score the "
+                    "probabilities a --probs-out run saved with the current code")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
                     "bench_active.json")
     ap.add_argument("--data", type=Path, default=DATA)
@@ -414,7 +443,11 @@ def main():
             print("\nActive learning: dev F1 (mean over seeds), CoNLL-2003, valid "
                   f"{len(valid)} sentences")
             print(active_table(results["active_learning"]["summary"]), flush=True)
-        if a.part in ("both", "errors"):
+        if a.part in ("both", "errors") and a.rescore:
+            rescore_errors(a, train_all, results, a.json)
+            print("\nLabel errors (rescored): flipped spans found by k-fold + cleanlab")
+            print(errors_table(results["label_errors"]), flush=True)
+        elif a.part in ("both", "errors"):
             run_errors(a, train_all, results, a.json, work)
             print("\nLabel errors: flipped spans found by k-fold + cleanlab")
             print(errors_table(results["label_errors"]), flush=True)
