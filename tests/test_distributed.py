@@ -1,8 +1,8 @@
 """Issue #16: `nerstudio train PROJECT --processes N` trains through torch.distributed (gloo on a
 CPU) as a user runs it, from the command line. Rank 0 alone writes the project: one run row, each
 metric once, one saved model that loads in transformers.pipeline; 2 processes with the same global
-batch learn what 1 process learns (dev loss within 5 %: gloo sums gradients in another order and
-each rank draws its own dropout masks, so the curves are close, not bit-identical)."""
+batch learn what 1 process learns (without dropout, whose masks each rank draws for itself, the
+dev losses agree within 1 %; seen: equal to 5 digits)."""
 import subprocess
 import sys
 from collections import Counter
@@ -38,6 +38,23 @@ def project(tiny_bert, tmp_path_factory):
     return proj
 
 
+@pytest.fixture(scope="module")
+def still_bert(tiny_bert, tmp_path_factory):
+    """The tiny BERT without dropout: each rank draws its own dropout masks, which made the
+    1- and 2-process losses differ by up to 5 % by chance (seen in CI); without it they differ
+    only by the order gloo sums gradients in, so a real mistake (a loss scaled by the number of
+    processes, gradients not averaged) cannot hide in the noise."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("still") / "tiny-bert"
+    shutil.copytree(tiny_bert, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return folder
+
+
 def _train(project, tiny_bert, processes):
     out = _cli("train", project, "--processes", processes, "--base-model", tiny_bert,
                "--batch-size", 8, "--lr", "5e-3", "--max-length", 64, "--epochs", 2,
@@ -48,9 +65,9 @@ def _train(project, tiny_bert, processes):
         return run, store.run_metrics(run["id"]), len(store.runs())
 
 
-def test_two_gloo_processes_train_like_one_and_write_the_project_once(project, tiny_bert):
-    one, one_metrics, n_runs = _train(project, tiny_bert, 1)
-    two, two_metrics, n_runs_after = _train(project, tiny_bert, 2)
+def test_two_gloo_processes_train_like_one_and_write_the_project_once(project, still_bert):
+    one, one_metrics, n_runs = _train(project, still_bert, 1)
+    two, two_metrics, n_runs_after = _train(project, still_bert, 2)
     assert n_runs_after == n_runs + 1  # one run row for the 2-process run, not one per rank
     assert two["status"] == "finished", two
     assert two["config"]["distributed"]["processes"] == 2
@@ -62,7 +79,7 @@ def test_two_gloo_processes_train_like_one_and_write_the_project_once(project, t
     last = max(evals)
     loss_one = evals_one[last].get("loss", evals_one[last].get("eval_loss"))
     loss_two = evals[last].get("loss", evals[last].get("eval_loss"))
-    assert loss_two == pytest.approx(loss_one, rel=0.05)
+    assert loss_two == pytest.approx(loss_one, rel=0.01), (loss_one, loss_two)
 
     from transformers import pipeline
 
