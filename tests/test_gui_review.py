@@ -84,7 +84,7 @@ def test_likely_errors_filter_m_takes_the_models_label_undoably_k_keeps_mine(
 
 
 # -- Model ▸ Find likely label errors…, a real k-fold review ----------------------------------------
-def _review_window(qtbot, tmp_path, settings, trained, tiny_bert, sentences):  # noqa: F811
+def _review_window(qtbot, tmp_path, settings, trained, tiny_bert):  # noqa: F811
     from tests.test_gui_train import fake_run
 
     with ProjectStore(tmp_path / "p.nerproj") as s:
@@ -113,7 +113,7 @@ def test_review_on_too_little_data_says_so_and_changes_nothing(qtbot, tmp_path, 
 
     _project(tmp_path, [(e.words, e.tags) for e in TINY_DATA[:30]])
     before = snapshot(tmp_path / "p.nerproj")
-    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert, 30)
+    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert)
     w.review_action.trigger()
     qtbot.waitUntil(lambda: bool(said), timeout=30000)
     kind, title, text = said[-1]
@@ -136,7 +136,7 @@ def test_review_flags_planted_errors_and_lists_them(qtbot, tmp_path, settings, t
     examples[0] = (examples[0][0], ("B-PER", "I-PER", "O", "B-ORG", "O"))
     examples[5] = (examples[5][0], ("B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-LOC", "O"))
     ids = _project(tmp_path, examples)
-    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert, 60)
+    w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert)
     w.review_action.trigger()
     worker = w.review_worker
     with qtbot.waitSignal(worker.finished, timeout=300000) as blocker:

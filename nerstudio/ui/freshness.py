@@ -252,10 +252,8 @@ class KeepFresh(QObject):
         """Start the run now, through the Train view (which shows it and makes it active)."""
         view = self.window.train_view
         start_count = self.count()
-        view.activation_check = self.better_than_active
-        worker = view.start(self.config())
+        worker = view.start(self.config(), activation_check=self.better_than_active)
         if worker is None:
-            view.activation_check = None
             return None
         self.worker, self.run_id, self._start_count, self._step = worker, None, start_count, (0, 0)
         worker.event.connect(self._event)
@@ -275,10 +273,11 @@ class KeepFresh(QObject):
         try:
             if active is None or store.count(split="dev", status=LABELLED) == 0:
                 return True, ""
-            started = store.run(active).get("created_at")
-            if not started or store.split_changed_since("dev", started):
+            current = store.run(active)
+            if not current.get("created_at") or store.split_changed_since(
+                    "dev", current["created_at"]):
                 return True, ""
-            new, old = store.run(run_id).get("best_f1"), store.run(active).get("best_f1")
+            new, old = store.run(run_id).get("best_f1"), current.get("best_f1")
         except (NerStudioError, sqlite3.Error):
             return True, ""
         if new is None or old is None or new >= old:
@@ -313,19 +312,17 @@ class KeepFresh(QObject):
                 except (NerStudioError, sqlite3.Error):
                     pass
             self._snoozed_at = None
-        if finished and self._meta("active_run") != run_id:
-            pass  # it scored worse than the active model: the Train view said so, nothing moves
-        elif finished:
+        if not finished:
+            self._snooze()
+            what = "cancelled" if type(event).__name__ == "Cancelled" else "did not finish"
+            self.window.statusBar().showMessage(
+                f"Background run {run_id} {what}: the active model is unchanged", 8000)
+        elif self._meta("active_run") == run_id:  # (not: it scored worse, the view said so)
             refresher = getattr(self.window, "refresher", None)
             if refresher is not None:  # new suggestions and a new order from the new model
                 refresher.request(suggestions=True)
             self.window.statusBar().showMessage(
                 f"Background run {run_id} finished: its model is now the active one", 8000)
-        else:
-            self._snooze()
-            what = "cancelled" if type(event).__name__ == "Cancelled" else "did not finish"
-            self.window.statusBar().showMessage(
-                f"Background run {run_id} {what}: the active model is unchanged", 8000)
         self.update_text()
         self.done.emit(result)
 

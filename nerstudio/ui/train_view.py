@@ -78,9 +78,7 @@ def run_training_processes(project, config, processes, resume_run=None, *, progr
     from ..core.training.distributed import stream_processes
 
     run_id, event = stream_processes(project, config, processes, resume_run, emit, should_stop)
-    if run_id is not None:
-        import_ml(training=True)
-        _score_on_test(project, run_id, event, should_stop, emit)
+    _score_on_test(project, run_id, event, should_stop, emit)
     return run_id, event
 
 
@@ -92,7 +90,8 @@ def gpu_count() -> int:
 
 
 def _score_on_test(project, run_id, event, should_stop, emit) -> None:
-    if isinstance(event, Finished) and not should_stop():
+    if isinstance(event, Finished) and run_id is not None and not should_stop():
+        import_ml(training=True)  # (already done by a run in this process: free)
         try:
             from ..core.store import ProjectStore
 
@@ -633,7 +632,10 @@ class TrainView(SessionView, QWidget):
                     "some in the Annotate tab (Enter marks a sentence labelled), then train.")
         return None
 
-    def start(self, config: TrainConfig | None = None, resume_run: int | None = None) -> Worker | None:
+    def start(self, config: TrainConfig | None = None, resume_run: int | None = None,
+              activation_check=None) -> Worker | None:
+        """Start a run (or resume one). ``activation_check``: run id -> (make the finished run
+        active?, why not); by default a finished run always becomes the active one."""
         store = self.store()
         if store is None:
             self._say("Train", "No project is open. Open or create one first (File ▸ Open "
@@ -668,13 +670,11 @@ class TrainView(SessionView, QWidget):
         self.shown_run = None
         self.showing.setText(f"Resuming run {resume_run}…" if resume_run is not None
                              else "Training a new run…")
-        processes = self.processes()
-        if processes > 1:
-            self.worker = Worker(run_training_processes, str(store.path),
-                                 config or self.config(), processes, resume_run)
-        else:
-            self.worker = Worker(run_training, str(store.path), config or self.config(),
-                                 resume_run)
+        config, processes = config or self.config(), self.processes()
+        self.worker = (Worker(run_training_processes, str(store.path), config, processes,
+                              resume_run) if processes > 1 else
+                       Worker(run_training, str(store.path), config, resume_run))
+        self.activation_check = activation_check
         self.worker.event.connect(self.on_event)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
@@ -769,20 +769,23 @@ class TrainView(SessionView, QWidget):
             self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):
             activate, why_not = check(run_id) if check is not None else (True, "")
-            if not activate:
+            if activate:
+                self._activate(run_id)
+            else:
                 self.window.statusBar().showMessage(
-                    f"Run {run_id} finished; {why_not}: the active model stays (Make active "
-                    "in the runs list to use it anyway)", 10000)
-                self._runs_changed()
-                return
-            try:  # the new model is the one the user wants to try: make it the active one
-                self._acting_session().set_active_run(run_id)
-            except NerStudioError as exc:
-                self._say("Runs", str(exc), "warning")
-            self.run_finished.emit(run_id)
-            self.window.statusBar().showMessage(
-                f"Run {run_id} finished; its model is now the active one (Playground tab)", 8000)
+                    f"Run {run_id} finished; {why_not}: the active model stays (Make active in "
+                    "the runs list to use it anyway)", 10000)
         self._runs_changed()
+
+    def _activate(self, run_id: int) -> None:
+        """A finished run's model is the one the user wants to try: make it the active one."""
+        try:
+            self._acting_session().set_active_run(run_id)
+        except NerStudioError as exc:
+            self._say("Runs", str(exc), "warning")
+        self.run_finished.emit(run_id)
+        self.window.statusBar().showMessage(
+            f"Run {run_id} finished; its model is now the active one (Playground tab)", 8000)
 
     def _failed(self, reason: str) -> None:
         self.activation_check = None

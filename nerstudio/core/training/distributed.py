@@ -259,8 +259,14 @@ def launcher_env(processes: int, stop_file: str, console: str) -> dict:
     env.pop("WORLD_SIZE", None)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     env[STOP_ENV], env[CONSOLE_ENV] = stop_file, console
+    return _child_env(env)
+
+
+def _child_env(env: dict) -> dict:
+    """``env`` for a ``python -m nerstudio`` child: unbuffered, and this nerstudio first on the
+    path (also when it runs from a source tree)."""
+    root = str(Path(__file__).resolve().parents[3])
     env["PYTHONUNBUFFERED"] = "1"
-    root = str(Path(__file__).resolve().parents[3])  # this nerstudio, also from a source tree
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     return env
 
@@ -367,10 +373,9 @@ def _rank0_exit(scratch: Path) -> int | None:
 def _launch_failure(scratch: Path, returncode: int | None) -> str:
     """One line on why the ranks ended: the first rank that says so, else the launcher."""
     for err in sorted(scratch.glob("rank-*.err")):
-        lines = [ln for ln in err.read_text(errors="replace").splitlines()
-                 if ln.startswith("nerstudio: error:")]
-        if lines:
-            return f"{err.stem}: {lines[-1].split('error: ', 1)[1]}"
+        line = _error_line(err.read_text(errors="replace"))
+        if line:
+            return f"{err.stem}: {line}"
     return (f"a training process stopped (launcher exit code {returncode}); the ranks' logs "
             f"are in {scratch}")
 
@@ -443,9 +448,7 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
     cmd = [python or sys.executable, "-m", "nerstudio",
            *train_argv(project, config, resume_run, events=True,
                        extra=("--processes", str(processes)))]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    env = _child_env(dict(os.environ))
     err = tempfile.TemporaryFile()
     # no preexec_fn here (the GUI has threads): the launcher stops its ranks when its parent,
     # this process, is gone (run_local watches os.getppid())
@@ -518,6 +521,7 @@ def _last_run_id(project: str) -> int | None:
 
 
 def _error_line(stderr: str) -> str | None:
+    """The reason of the last ``nerstudio: error: ...`` line of a console, or None."""
     lines = [ln.split("error: ", 1)[1] for ln in stderr.splitlines()
              if ln.startswith("nerstudio: error:")]
     return lines[-1] if lines else None

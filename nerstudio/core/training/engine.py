@@ -411,10 +411,9 @@ def apply_cpu_tricks(model, config: TrainConfig, device: str) -> bool:
     (``device`` "distributed") is the stock recipe too: DDP all-reduces dense gradients.
     Returns whether the embeddings are sparse."""
     if device != "cpu":
-        forced = [k for k in ("sparse_embeddings",) if getattr(config, k) == "on"]
-        if forced:
+        if config.sparse_embeddings == "on":
             where = "several processes" if device == "distributed" else f"a {device} device"
-            raise TrainingFailed(f"{', '.join(forced)} = on is a single-process CPU speed-up; "
+            raise TrainingFailed("sparse_embeddings = on is a single-process CPU speed-up; "
                                  f"on {where} set it to auto or off")
         return False
     sparse = config.sparse_embeddings != "off"
