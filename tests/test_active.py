@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nerstudio.core.active import diversify, mnlp
+from nerstudio.core.active import diversify, floor_short, mnlp
 from nerstudio.core.domain import Sentence, Span
 from nerstudio.core.inference import WordPrediction
 from nerstudio.core.store import ProjectStore
@@ -27,6 +27,20 @@ def test_mnlp_is_the_mean_log_probability_of_the_chosen_tags():
     unsure = WordPrediction(["O", "B-PER"], [[0.55, 0.45], [0.4, 0.6]])
     assert mnlp(sure) == pytest.approx((math.log(0.99) + math.log(0.98)) / 2)
     assert mnlp(unsure) < mnlp(sure)
+
+
+def test_short_sentences_count_only_as_unsure_as_their_words_make_them():
+    long_ = "Rain is expected in Lisbon and Porto tomorrow".split()  # 8 words
+    mid = "Talks resume in Geneva on Monday".split()               # 6 words
+    short = "Leeds 2".split()
+    scored = [(1, long_, -0.5), (2, mid, -0.5), (3, short, -0.9)]
+    floored = {sid: score for sid, _w, score in floor_short(scored)}  # median length: 6
+    assert floored[1] == floored[2] == -0.5  # at or over the floor: plain MNLP
+    assert floored[3] == pytest.approx(-0.9 * 2 / 6)  # total log-probability over 6 words
+    assert diversify(floor_short(scored))[-1] == 3  # the most unsure per word, but 2 words
+    assert diversify(scored)[0] == 3  # plain MNLP would have asked for it first
+    assert floor_short(scored, floor=1) == scored
+    assert floor_short([]) == []
 
 
 def test_order_puts_the_most_uncertain_first_and_spreads_near_duplicates():
@@ -64,11 +78,46 @@ def test_accepting_a_flag_changes_gold_undoably_keeping_leaves_it(tmp_path):
     assert store.resolve_flag(ids[0], 2, accept=True) is True
     assert [(s.start, s.label) for s in store.sentence(ids[0]).spans] == [(0, "PER"), (2, "LOC")]
     assert store.review_flags(ids[0]) == []
-    store.undo()
+    assert store.undo() == ids[0]
     assert [(s.start, s.label) for s in store.sentence(ids[0]).spans] == [(0, "PER"), (2, "PER")]
+    assert [(f.token_index, f.predicted) for f in store.review_flags(ids[0])] == [(2, "B-LOC")]
+    assert store.flagged_sentence_ids() == [ids[0], ids[1]]  # the undo brought the flag back
     assert store.resolve_flag(ids[1], 0, accept=False) is False
     assert [(s.start, s.label) for s in store.sentence(ids[1]).spans] == [(0, "PER")]
-    assert store.flagged_sentence_ids() == []
+    assert store.flagged_sentence_ids() == [ids[0]]
+    assert store.undo() == ids[1]  # keeping is an undo step of its own: the flag is back ...
+    assert store.flagged_sentence_ids() == [ids[0], ids[1]]
+    assert [(s.start, s.label) for s in store.sentence(ids[0]).spans] == [(0, "PER"), (2, "PER")]
+    assert store.redo() == ids[1]  # ... and a redo answers it again
+    assert store.flagged_sentence_ids() == [ids[0]]
+    store.close()
+    with ProjectStore(tmp_path / "p.nerproj") as again:  # committed
+        assert again.flagged_sentence_ids() == [ids[0]]
+
+
+def test_an_undone_edit_brings_back_the_flags_it_settled(tmp_path):
+    store, ids = _store(tmp_path, ["Ann", "visited", "Rome"])
+    store.set_spans(ids[0], [Span(0, 1, "PER"), Span(2, 3, "PER")], status="labelled")
+    store.set_review_flags(None, [(ids[0], 2, "B-PER", "B-LOC", 0.01)])
+    store.set_spans(ids[0], [Span(0, 1, "PER")])  # a plain edit: its flags are about old tags
+    assert store.review_flags(ids[0]) == []
+    store.undo()
+    assert [(f.token_index, f.given) for f in store.review_flags(ids[0])] == [(2, "B-PER")]
+    store.close()
+
+
+def test_dropping_an_entity_takes_its_flagged_tokens_along_and_keeps_the_other_flags(tmp_path):
+    words = "the Association for Relations Across the Straits said".split()
+    store, ids = _store(tmp_path, words)
+    store.set_spans(ids[0], [Span(1, 7, "PER")], status="labelled")
+    store.set_review_flags(None, [(ids[0], 1, "B-PER", "O", 0.01), (ids[0], 2, "I-PER", "O", 0.02),
+                                  (ids[0], 3, "I-PER", "B-LOC", 0.03),
+                                  (ids[0], 6, "I-PER", "B-LOC", 0.04)])
+    assert store.resolve_flag(ids[0], 1, accept=True) is True
+    # "for" (flagged O) went with "Association"; "Relations" (flagged otherwise) starts the span
+    assert [(s.start, s.end, s.label) for s in store.sentence(ids[0]).spans] == [(3, 7, "PER")]
+    left = [(f.token_index, f.given, f.predicted) for f in store.review_flags(ids[0])]
+    assert left == [(3, "B-PER", "B-LOC"), (6, "I-PER", "B-LOC")]  # the repair is followed
     store.close()
 
 
@@ -99,6 +148,32 @@ def test_cleanlab_ranks_a_planted_error_first():
     flags = label_issues(examples, TAGS, probs)
     assert flags and (flags[0].sentence_id, flags[0].token_index) == (7, 2)
     assert (flags[0].given, flags[0].predicted) == ("B-PER", "B-LOC")
+
+
+def test_a_word_tagged_otherwise_everywhere_else_is_suspect_where_the_model_hesitates():
+    """Agreement with the annotator's other tags of the same word (review.with_agreement): the
+    held-out model is unsure of "Rome" (LOC 0.4, PER 0.35) and a little surer that a one-off
+    "Zog" is not a person, so the model alone ranks Zog first; "Rome" is tagged LOC in nine
+    other sentences and PER once, which makes that once the likeliest error."""
+    from nerstudio.core.review import label_issues, token_quality, with_agreement
+
+    hesitant = [0.1, 0.35, 0.05, 0.4, 0.1]
+    examples, probs = [], []
+    for i in range(10):
+        examples.append(Example(("in", "Rome"), ("O", "B-PER" if i == 3 else "B-LOC")))
+        probs.append([[0.9, 0.03, 0.03, 0.02, 0.02], hesitant])
+    examples.append(Example(("Zog", "said"), ("B-PER", "O")))
+    probs.append([[0.6, 0.3, 0.04, 0.03, 0.03], [0.9, 0.03, 0.03, 0.02, 0.02]])
+    mixed = with_agreement(examples, TAGS, probs)
+    assert mixed[10][0] == pytest.approx(probs[10][0])  # seen nowhere else: the model's belief
+    assert mixed[3][1][1] == pytest.approx(2 * 0.35 / (2 + 9))  # PER once, LOC nine times
+    assert mixed[0][1][3] == pytest.approx((2 * 0.4 + 8) / (2 + 9))  # its own tag not counted
+    quality = token_quality(examples, TAGS, probs)
+    ranked = sorted((q, i, t) for i, qs in enumerate(quality) for t, q in enumerate(qs))
+    assert ranked[0][1:] == (3, 1)
+    flags = label_issues(examples, TAGS, probs)
+    assert (flags[0].sentence_id, flags[0].token_index, flags[0].given, flags[0].predicted) \
+        == (3, 1, "B-PER", "B-LOC")
 
 
 def test_review_cli_refuses_too_little_data_in_one_line_and_changes_nothing(tmp_path):

@@ -65,6 +65,18 @@ def test_stored_order_is_listed_and_enter_follows_it(qtbot, tmp_path, settings):
     assert w.current_id == order[1]
     press(qtbot, Qt.Key_Return)
     assert w.current_id == order[2] and status_of(project, order[1]) == "labelled"
+    # a newer model re-ranks while the user is on order[2]: two sentences move above it
+    reranked = [order[9], order[5], order[2]] + [i for i in order[3:] if i not in
+                                                 (order[9], order[5])]
+    with ProjectStore(project) as s:
+        s.set_active_order(run, reranked)
+    w._order_refreshed()  # what the background re-rank's finish does
+    qtbot.waitUntil(lambda: [r.id for r in w.model.rows[:3]] == reranked[:3])
+    assert w.current_id == order[2]
+    press(qtbot, Qt.Key_Return)  # on to the most informative one left, not the row below
+    assert status_of(project, order[2]) == "labelled" and w.current_id == order[9]
+    press(qtbot, Qt.Key_Return)
+    assert w.current_id == order[5]
     # back to file order: every sentence again, the status filter usable
     choose_order(w, qtbot, FILE_ORDER)
     assert w.status_filter.isEnabled() and w.model.total == 40
@@ -74,6 +86,9 @@ def test_a_new_active_model_reranks_in_the_background(qtbot, tmp_path, settings,
     """The real refresh worker: making a run active ranks the unlabelled sentences with its
     model; the Order choice opens once the ranking is stored."""
     project = create_demo_project(tmp_path / "demo.nerproj")
+    held_out = unlabelled_ids(project)[:2]  # dev stays a random sample: never in the order
+    with ProjectStore(project) as s:
+        s.set_split(held_out, "dev")
     w = open_window(qtbot, project, settings)
     assert not w.order_combo.isEnabled()
     run = fake_run(w.store, copy_from=trained)
@@ -81,7 +96,7 @@ def test_a_new_active_model_reranks_in_the_background(qtbot, tmp_path, settings,
     assert not w.order_combo.isEnabled() and "Ranking" in w.order_combo.toolTip()
     qtbot.waitUntil(lambda: w.order_combo.isEnabled(), timeout=60000)
     assert w.store.active_order_run() == run
-    assert sorted(w.store.active_order()) == sorted(unlabelled_ids(project))
+    assert sorted(w.store.active_order()) == sorted(set(unlabelled_ids(project)) - set(held_out))
     choose_order(w, qtbot, ACTIVE_ORDER)
     order = w.store.active_order()
     assert [r.id for r in w.model.rows] == order
@@ -91,4 +106,4 @@ def test_a_new_active_model_reranks_in_the_background(qtbot, tmp_path, settings,
     assert w.current_id == order[1] and status_of(project, order[0]) == "labelled"
     # nothing became gold: the ranking only orders
     with ProjectStore(project, read_only=True) as s:
-        assert s.count(status="unlabelled") == len(order) - 1
+        assert s.count(status="unlabelled") == len(order) - 1 + len(held_out)

@@ -7,13 +7,14 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from nerstudio.core.store import ProjectStore  # noqa: E402
 from nerstudio.ui.demo import create_demo_project  # noqa: E402
 from nerstudio.ui.main_window import LIKELY_ERRORS  # noqa: E402
 from tests.test_gui import settings  # noqa: E402,F401
 from tests.test_gui_annotate import focus, press, snapshot  # noqa: E402
-from tests.test_gui_train import open_window, said  # noqa: E402,F401
+from tests.test_gui_train import click_tab, open_window, said  # noqa: E402,F401
 
 
 def spans_of(path, sid):
@@ -69,16 +70,30 @@ def test_likely_errors_filter_m_takes_the_models_label_undoably_k_keeps_mine(
     assert any(start == a_tok and label == a_pred[2:] for start, _e, label in after_a)
     qtbot.waitUntil(lambda: w.current_id == b)  # on to the next likely error
     focus(qtbot, w.table)
-    press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # one undo step brings the given label back
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # one undo step brings the given label back ...
     assert spans_of(project, a) == before_a
+    qtbot.waitUntil(lambda: w.current_id == a)
+    assert w.review_info.isVisible() and "M: take the model's label" in w.review_info.text()
+    assert a in [r.id for r in w.model.rows]  # ... and the flag: a is a likely error again
     focus(qtbot, w.table)
-    if w.current_id != b:
-        w._select(b)
+    press(qtbot, Qt.Key_M)  # so M can take the model's label again
+    assert spans_of(project, a) == after_a
+    qtbot.waitUntil(lambda: w.current_id == b)
+    focus(qtbot, w.table)
     press(qtbot, Qt.Key_K)
     assert spans_of(project, b) == before_b  # kept as given
+    assert flag_count(project) == 0
+    focus(qtbot, w.table)
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # undoes the K, not the M before it
+    assert spans_of(project, a) == after_a and spans_of(project, b) == before_b
+    assert flag_count(project) == 1
+    qtbot.waitUntil(lambda: w.current_id == b and w.review_info.isVisible())
+
+
+def flag_count(project) -> int:
     con = sqlite3.connect(project)
     try:
-        assert con.execute("SELECT count(*) FROM review_flags").fetchone()[0] == 0
+        return con.execute("SELECT count(*) FROM review_flags").fetchone()[0]
     finally:
         con.close()
 
@@ -139,8 +154,16 @@ def test_review_flags_planted_errors_and_lists_them(qtbot, tmp_path, settings, t
     w = _review_window(qtbot, tmp_path, settings, trained, tiny_bert)
     w.review_action.trigger()
     worker = w.review_worker
+    # minutes long, so the window stays usable: no modal dialog, and Train waits its turn
+    qtbot.waitUntil(w.review_progress.isVisible)
+    assert QApplication.activeModalWidget() is None
+    click_tab(w, qtbot, w.train_view)
+    qtbot.mouseClick(w.train_view.train_button, Qt.LeftButton)
+    assert said and "one training at a time" in said[-1][2], said
+    assert w.train_view.worker is None
     with qtbot.waitSignal(worker.finished, timeout=300000) as blocker:
         pass
+    assert not w.review_running()
     assert blocker.args[0], "the review stored no flags"
     flagged = w.store.flagged_sentence_ids()
     assert ids[0] in flagged and ids[5] in flagged, (flagged, said)

@@ -24,7 +24,7 @@ def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = 
                 active: bool = True) -> int:
     """Predict every matching sentence; returns how many got predictions. ``active``: also
     store the active-learning order of all unlabelled sentences (see the module docstring)."""
-    from .active import diversify, mnlp, score_sentences
+    from .active import diversify, floor_short, mnlp, orderable, score_sentences
 
     done = 0
     scored: list[tuple[int, list[str], float]] = []
@@ -33,7 +33,8 @@ def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = 
         extra = []  # unlabelled sentences the filters leave out, scored for the order only
         if active and (split is not None or "unlabelled" not in status):
             extra = [s for s in store.iter_sentences(status=("unlabelled",))
-                     if (split is not None and s.split != split) or "unlabelled" not in status]
+                     if orderable(s) and ((split is not None and s.split != split)
+                                          or "unlabelled" not in status)]
         grand = total + len(extra)
         batch = []
 
@@ -47,7 +48,7 @@ def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = 
                 (s.id, p.spans(), p.uncertainty()) for s, p in zip(batch, preds)])
             if active:
                 scored.extend((s.id, list(s.words), mnlp(p))
-                              for s, p in zip(batch, preds) if s.status == "unlabelled")
+                              for s, p in zip(batch, preds) if orderable(s))
             done += len(batch)
             batch.clear()
             if on_progress:
@@ -65,7 +66,7 @@ def preannotate(project: str | Path, predictor: Predictor, run_id: int | None = 
             more = score_sentences(predictor, extra, chunk, on_progress, should_stop,
                                    done=done, total=grand) if extra else []
             if more is not None and not should_stop():
-                scored += more
+                scored = floor_short(scored + more)
                 store.set_active_order(run_id, diversify(scored),
                                        {sid: score for sid, _w, score in scored})
     return done

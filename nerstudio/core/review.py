@@ -6,7 +6,9 @@ each fold a model is trained on the other folds (the run's settings; fields left
 the size-aware schedule for that fold's size, as a real run would) and predicts the held-out
 fold through :class:`~nerstudio.core.inference.Predictor` (per-word tag probabilities, each word
 by its first subword). So every sentence is scored by a model that never saw its labels.
-cleanlab's token-classification methods then rank the words (confident learning:
+Each word's distribution is then updated by how the same word is tagged elsewhere in the data
+(:func:`with_agreement`), and cleanlab's token-classification methods rank the words (confident
+learning:
 ``cleanlab.token_classification.filter.find_label_issues`` picks the likely errors and
 ``rank.get_label_quality_scores`` scores them, lower = likelier wrong).
 
@@ -29,6 +31,7 @@ from .errors import NerStudioError
 from .store import ProjectStore, ReviewFlag
 from .training import Cancelled, Example, Failed, Finished, TrainConfig, TrainingData, train
 
+AGREEMENT_WEIGHT = 2.0  # the model's pseudo-counts against the word's other tags (with_agreement)
 MIN_SENTENCES = 50    # below this, k models on (k-1)/k of the data learn too little to judge
 DEFAULT_FOLDS = 5
 LABELLED = ("labelled", "reviewed")
@@ -141,37 +144,70 @@ def out_of_fold_probs(examples: Sequence[Example], tags: list[str],
 
 def token_quality(examples: Sequence[Example], tags: list[str],
                   probs: Sequence[Sequence[Sequence[float]]]) -> list[list[float]]:
-    """cleanlab's label-quality score of every word's given tag (lower = likelier wrong):
-    ``rank.get_label_quality_scores`` with ``confidence_weighted_entropy``: the probability
-    the out-of-fold model gives the annotator's tag, weighed against how sure the model is
-    overall (a word the model is unsure of is less suspect than one it confidently tags
-    otherwise). On bench_active's 2,000 CoNLL-2003 sentences with 5 % of the spans flipped it
-    put 47 % flips among its lowest-scored words, against 39 % for plain self-confidence
-    (benchmarks/results/bench_active_errors_2026-12-02.log)."""
+    """Every word's label-quality score (lower = likelier wrong): cleanlab's
+    ``rank.get_label_quality_scores`` (self-confidence: the probability of the given tag) over
+    :func:`with_agreement`'s distributions, i.e. the out-of-fold model's belief updated by how
+    the annotator tagged the same word elsewhere (figures: the README's label-error section)."""
     from cleanlab.token_classification.rank import get_label_quality_scores
 
     labels, pred_probs, keep = _arrays(examples, tags, probs)
     if not keep:
         return [[] for _ in examples]
-    _sentence, per_token = get_label_quality_scores(
-        labels, pred_probs, token_score_method="confidence_weighted_entropy")
+    _sentence, per_token = get_label_quality_scores(labels, pred_probs,
+                                                    token_score_method="self_confidence")
     out: list[list[float]] = [[] for _ in examples]
     for i, scores in zip(keep, per_token):
         out[i] = [float(x) for x in list(scores)]
     return out
 
 
+def with_agreement(examples: Sequence[Example], tags: list[str],
+                   probs: Sequence[Sequence[Sequence[float]]],
+                   weight: float = AGREEMENT_WEIGHT) -> list:
+    """Per sentence, per word, a tag distribution that also weighs the annotator's consistency:
+    the mean of a Dirichlet whose prior is the out-of-fold model's distribution with ``weight``
+    pseudo-counts and whose counts are the tags the same word form (exact spelling) has
+    everywhere else in ``examples``. A word seen nowhere else keeps the model's belief; a word
+    tagged B-LOC twenty times and B-ORG here is suspect even where the held-out model hesitates.
+    Why: a k-fold model trained on a few hundred sentences is often unsure of exactly the words
+    an annotator got wrong once, and the annotator's own other decisions are the stronger
+    witness. (A word mislabelled the same way everywhere looks consistent, as it would to a
+    human reviewer.) Numpy arrays whose rows sum to 1; None for a sentence without tags or
+    probabilities."""
+    import numpy as np
+
+    index = {t: i for i, t in enumerate(tags)}
+    counts: dict[str, np.ndarray] = {}
+    for ex in examples:
+        for word, tag in zip(ex.words, ex.tags):
+            row = counts.get(word)
+            if row is None:
+                row = counts[word] = np.zeros(len(tags))
+            row[index[tag]] += 1
+    out: list = []
+    for ex, p in zip(examples, probs):
+        if not ex.tags or not p:
+            out.append(None)
+            continue
+        model = np.clip(np.asarray(p, dtype=float), 1e-9, None)
+        model /= model.sum(axis=1, keepdims=True)
+        others = np.stack([counts[w] for w in ex.words])
+        others[np.arange(len(ex.tags)), [index[t] for t in ex.tags]] -= 1  # not this word itself
+        out.append((weight * model + others) / (weight + others.sum(axis=1, keepdims=True)))
+    return out
+
+
 def _arrays(examples, tags, probs):
-    """cleanlab's inputs: given tag ids and probability rows (renormalised), non-empty only."""
+    """cleanlab's inputs: given tag ids and :func:`with_agreement`'s rows, non-empty only."""
     import numpy as np
 
     index = {t: i for i, t in enumerate(tags)}
     labels, pred_probs, keep = [], [], []
-    for i, (ex, p) in enumerate(zip(examples, probs)):
-        if not ex.tags or not p:
+    for i, (ex, mixed) in enumerate(zip(examples, with_agreement(examples, tags, probs))):
+        if mixed is None:
             continue
-        arr = np.clip(np.asarray(p, dtype=float), 1e-9, None)
-        pred_probs.append(arr / arr.sum(axis=1, keepdims=True))
+        mixed = np.clip(mixed, 1e-9, None)
+        pred_probs.append(mixed / mixed.sum(axis=1, keepdims=True))
         labels.append(np.asarray([index[t] for t in ex.tags], dtype=int))
         keep.append(i)
     return labels, pred_probs, keep
@@ -181,8 +217,8 @@ def label_issues(examples: Sequence[Example], tags: list[str],
                  probs: Sequence[Sequence[Sequence[float]]],
                  ids: Sequence[int] | None = None) -> list[ReviewFlag]:
     """The words cleanlab's confident learning finds mislabelled, as flags (sentence id from
-    ``ids``, default the example's index; the given tag; the likeliest other tag; the label
-    quality score), likeliest error first."""
+    ``ids``, default the example's index; the given tag; the likeliest other tag by the model
+    and the word's other tags; the label quality score), likeliest error first."""
     import warnings
 
     from cleanlab.token_classification.filter import find_label_issues

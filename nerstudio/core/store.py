@@ -76,19 +76,41 @@ class ReviewFlag(NamedTuple):
     score: float
 
 
-def _accept_tag(tags: list[str], i: int, predicted: str) -> list[str]:
+def _accept_tag(tags: list[str], i: int, predicted: str,
+                flagged: dict[int, str] | None = None) -> list[str]:
     """``tags`` with token ``i`` taking ``predicted``. When a span's type changes (an entity
     tag to another type's), the rest of the gold span after ``i`` follows the new type, so a
-    wrongly typed entity is fixed by one accept; the caller repairs the result to IOB2."""
+    wrongly typed entity is fixed by one accept. When a span's first token becomes O, the
+    span's next tokens that are flagged O too (``flagged``: token -> the flag's predicted tag)
+    go with it, so the model's "not an entity" is one accept, not a stub span made of the
+    rest. The caller repairs the result to IOB2."""
     tags = list(tags)
     old = tags[i]
     tags[i] = predicted
+    flagged = flagged or {}
+    j = i + 1
     if old != "O" and predicted != "O" and old[2:] != predicted[2:]:
-        j = i + 1
         while j < len(tags) and tags[j] == "I-" + old[2:]:
             tags[j] = "I-" + predicted[2:]
             j += 1
+    elif old.startswith("B-") and predicted == "O":
+        while j < len(tags) and tags[j] == "I-" + old[2:] and flagged.get(j) == "O":
+            tags[j] = "O"
+            j += 1
     return tags
+
+
+def _settled(flags: list[list], tags: list[str]) -> list[list]:
+    """The flags (token, given, predicted, score) still open once a sentence has ``tags``: a
+    flag stays while its token keeps the given entity type (a B-/I- prefix changed by the IOB2
+    repair is followed) and has not taken the predicted tag; the rest are settled."""
+    out = []
+    for tok, given, predicted, score in flags:
+        tag = tags[tok] if tok < len(tags) else None
+        same = tag == given or (tag not in (None, "O") and given != "O" and tag[2:] == given[2:])
+        if same and tag != predicted:
+            out.append([tok, tag, predicted, score])
+    return out
 
 
 @dataclass
@@ -907,6 +929,12 @@ class ProjectStore:
         self.db.execute("UPDATE sentences SET status = ?, n_entities = ?, version = version + 1, "
                         "updated_at = datetime('now') WHERE id = ?",
                         (state["status"], len(spans), sentence_id))
+        if "flags" in state:  # an edit that settled or answered review flags (_record_edit)
+            self.db.execute("DELETE FROM review_flags WHERE sentence_id = ?", (sentence_id,))
+            self.db.conn.executemany(
+                "INSERT INTO review_flags(sentence_id, token_index, given, predicted, score, "
+                "version) SELECT ?, ?, ?, ?, ?, version FROM sentences WHERE id = ?",
+                [(sentence_id, *flag, sentence_id) for flag in state["flags"]])
         self._count_change()
 
     def _count_change(self) -> None:
@@ -1019,8 +1047,15 @@ class ProjectStore:
         return row[0] if row else None
 
     def _record_edit(self, sentence_id: int, before: dict, after: dict) -> None:
+        """Apply ``after`` and record the step. The sentence's open review flags go with the
+        edit (a flag is about the tags it was computed on) and are recorded in ``before``, so
+        an undo brings them back."""
         if before == after:
             return
+        if "flags" not in before:
+            flags = self._open_flags(sentence_id)
+            if flags:
+                before, after = {**before, "flags": flags}, {**after, "flags": []}
         self._apply_state(sentence_id, after)
         self._register_session()
         self._end_redo_branch()
@@ -1206,17 +1241,26 @@ class ProjectStore:
             f"SELECT f.sentence_id {self._LIVE_FLAGS} GROUP BY f.sentence_id "
             "ORDER BY min(f.score), f.sentence_id LIMIT ?", [-1 if limit is None else limit])]
 
+    def _open_flags(self, sentence_id: int) -> list[list]:
+        """The sentence's open flags as [token, given, predicted, score] (an edit's record)."""
+        if not self._has_table("review_flags"):
+            return []
+        return [list(r) for r in self._q(
+            f"SELECT f.token_index, f.given, f.predicted, f.score {self._LIVE_FLAGS} "
+            "WHERE f.sentence_id = ? ORDER BY f.token_index", [sentence_id])]
+
     def resolve_flag(self, sentence_id: int, token_index: int, accept: bool, *,
                      expected_version: int | None = None) -> bool:
-        """The user's answer to a flag; in both cases the flag goes. ``accept``: the token takes
-        the model's tag through the normal edit path (one transaction, one undo step, version
-        bumped); a type change at a span's first token relabels the whole span, and the tags are
+        """The user's answer to a flag; in both cases the flag goes, as one undo step that
+        brings it back. ``accept``: the token takes the model's tag through the normal edit
+        path (one transaction, version bumped); a type change at a span's first token relabels
+        the whole span, a drop takes the span's next tokens flagged O along, and the tags are
         repaired to valid IOB2. Other flags of the sentence that the edit settled go too, the
-        rest stay open. ``keep``: gold is left as it is. Returns whether gold changed.
-        StaleEditError (and the flag dropped) when the sentence changed since the review."""
+        rest stay open (:func:`_settled`). ``keep``: gold is left as it is. Returns whether gold
+        changed. StaleEditError (and the flag dropped) when the sentence changed since the
+        review."""
         from .iob import repair_iob2, spans_to_tags, tags_to_spans
 
-        stale = False
         with self.transaction():
             row = self._q("SELECT f.given, f.predicted, f.version, s.version FROM review_flags f "
                           "JOIN sentences s ON s.id = f.sentence_id "
@@ -1224,45 +1268,29 @@ class ProjectStore:
                           [sentence_id, token_index])
             if not row:
                 raise StoreError(f"sentence {sentence_id} has no flag on token {token_index}")
-            given, predicted, flag_version, version = row[0]
+            _given, predicted, flag_version, version = row[0]
             self._check_version(sentence_id, expected_version)
+            if flag_version == version:
+                flags = self._open_flags(sentence_id)
+                rest = [f for f in flags if f[0] != token_index]
+                sentence = self.sentence(sentence_id)
+                spans = list(sentence.spans)
+                if accept:
+                    tags = spans_to_tags(sentence.spans, len(sentence.tokens))
+                    tags = repair_iob2(_accept_tag(tags, token_index, predicted,
+                                                   {f[0]: f[2] for f in rest}))
+                    spans, rest = tags_to_spans(tags), _settled(rest, tags)
+                return self._set_spans_in_transaction(sentence_id, spans, (flags, rest))
             self.db.execute("DELETE FROM review_flags WHERE sentence_id = ? AND token_index = ?",
                             (sentence_id, token_index))
-            if flag_version != version:
-                stale = True
-            elif accept:
-                sentence = self.sentence(sentence_id)
-                tags = spans_to_tags(sentence.spans, len(sentence.tokens))
-                tags = _accept_tag(tags, token_index, predicted)
-                changed = self._set_spans_in_transaction(sentence_id,
-                                                         tags_to_spans(repair_iob2(tags)))
-                self._settle_flags(sentence_id, flag_version)
-                return changed
-        if stale:
-            raise StaleEditError(f"sentence {sentence_id} was changed since the review; its "
-                                 "flag is dropped (nothing else was written)")
-        return False
+        raise StaleEditError(f"sentence {sentence_id} was changed since the review; its flag "
+                             "is dropped (nothing else was written)")
 
-    def _settle_flags(self, sentence_id: int, old_version: int) -> None:
-        """After an accepted flag changed a sentence: its other flags whose given tag is still
-        the gold tag (and the prediction not yet) stay open on the new version; the rest go."""
-        from .iob import spans_to_tags
-
-        sentence = self.sentence(sentence_id)
-        tags = spans_to_tags(sentence.spans, len(sentence.tokens))
-        for tok, given, predicted in self._q(
-                "SELECT token_index, given, predicted FROM review_flags "
-                "WHERE sentence_id = ? AND version = ?", [sentence_id, old_version]):
-            if tok < len(tags) and tags[tok] == given and tags[tok] != predicted:
-                self.db.execute("UPDATE review_flags SET version = ? WHERE sentence_id = ? AND "
-                                "token_index = ?", (sentence.version, sentence_id, tok))
-            else:
-                self.db.execute("DELETE FROM review_flags WHERE sentence_id = ? AND "
-                                "token_index = ?", (sentence_id, tok))
-
-    def _set_spans_in_transaction(self, sentence_id: int, spans: list[Span]) -> bool:
-        """set_spans' edit (one undo step) inside the caller's transaction; False when the
-        spans were already these (no edit recorded)."""
+    def _set_spans_in_transaction(self, sentence_id: int, spans: list[Span],
+                                  flags: tuple[list, list] | None = None) -> bool:
+        """set_spans' edit (one undo step) inside the caller's transaction; whether the spans
+        changed. ``flags``: the sentence's open review flags before and after the edit, recorded
+        with it (an edit that only answers a flag is still an undo step)."""
         ids = self._label_ids()
         missing = {s.label for s in spans} - set(ids)
         if missing:
@@ -1270,8 +1298,11 @@ class ProjectStore:
         before = self._state(sentence_id)
         after = {"spans": [[s.start, s.end, ids[s.label]] for s in sorted(spans, key=_span_key)],
                  "status": before["status"]}
+        changed = before != after
+        if flags is not None:
+            before, after = {**before, "flags": flags[0]}, {**after, "flags": flags[1]}
         self._record_edit(sentence_id, before, after)
-        return before != after
+        return changed
 
     # -- training runs --------------------------------------------------------------------------
     def create_run(self, base_model: str, config: dict, tags: list[str], device: str | None = None,

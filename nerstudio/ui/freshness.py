@@ -200,6 +200,8 @@ class KeepFresh(QObject):
         """Why no background run can start now (a run is going), or None."""
         if self.worker is not None:
             return "a background run is going"
+        if self.window.review_running():
+            return "Find likely label errors is running"
         view = self.window._train_view
         if view is not None and (view.worker is not None or view.curve_worker is not None
                                  or getattr(view, "eval_worker", None) is not None):

@@ -737,6 +737,21 @@ class MainWindow(QMainWindow):
             self._go_to_next_listed(lambda row: bool(self._flags_of(row.id)),
                                     "No likely label error further down this list")
 
+    def review_running(self) -> bool:
+        """A label-error review is training its k models (one training at a time)."""
+        return self.review_worker is not None and self.review_worker.thread.isRunning()
+
+    def training_running(self) -> str | None:
+        """What is training now (the Train view's run, curve or evaluation, or a background
+        run), or None."""
+        view = self._train_view
+        if view is not None and (view.worker is not None or view.curve_worker is not None
+                                 or getattr(view, "eval_worker", None) is not None):
+            return "The Train view is busy"
+        if self.keep_fresh.worker is not None:
+            return "A background run (Keep the model fresh) is training"
+        return None
+
     def find_errors(self) -> Worker | None:
         """Model ▸ Find likely label errors…: the k-fold review on a worker thread, with
         progress and Cancel (a cancelled review leaves the project as it was)."""
@@ -1176,9 +1191,10 @@ class MainWindow(QMainWindow):
         self.go_to_next_unlabelled()
 
     def go_to_next_unlabelled(self) -> None:
-        """The next unlabelled sentence below this one in the list (in the Active learning
-        order: the next most informative one); in the likely-errors list, the next one whose
-        flags are still open."""
+        """The next unlabelled sentence below this one in the list; in the Active learning
+        order the most informative one left, from the top (a refreshed order may have ranked
+        sentences above this one); in the likely-errors list, the next one whose flags are
+        still open."""
         if self.status_filter.currentText() == LIKELY_ERRORS and not self.active_order_on():
             self._go_to_next_listed(lambda row: bool(self._flags_of(row.id)),
                                     "No likely label error further down this list")
@@ -1188,7 +1204,10 @@ class MainWindow(QMainWindow):
 
     def _go_to_next_listed(self, wanted, none_left: str) -> None:
         row = self.model.row_of(self.current_id)
-        i = row + 1 if row is not None else self._first_row_after(self.current_id)
+        if self.active_order_on():
+            i = 0
+        else:
+            i = row + 1 if row is not None else self._first_row_after(self.current_id)
         while True:
             while i >= self.model.rowCount() and self.model.canFetchMore():
                 self.model.fetchMore()

@@ -89,6 +89,15 @@ def start_review(window) -> Worker | None:
         inform(window, "Find likely label errors", "The review needs a trained model: train one "
                "in the Train tab (or make a finished run active) first.")
         return None
+    if window.review_running():
+        window.review_progress.show()
+        window.review_progress.raise_()
+        return None
+    busy = window.training_running()
+    if busy:
+        inform(window, "Find likely label errors", f"{busy}: the review trains models too, one "
+               "training at a time. Run it once that is done (or cancel it).")
+        return None
     store = session.store
     config = TrainConfig(keep_core_free=True)
     base = review_base_model(store, session.active_run)
@@ -99,7 +108,7 @@ def start_review(window) -> Worker | None:
                                "sentences…", "Cancel", 0, 0, window)
     progress.setObjectName("review-progress")
     progress.setWindowTitle("Find likely label errors")
-    progress.setWindowModality(Qt.WindowModal)
+    progress.setWindowModality(Qt.NonModal)  # minutes long: the user keeps annotating
     progress.setMinimumDuration(300)
     progress.setMinimumWidth(460)
     progress.setAutoClose(False)  # the last fold's end is not the review's: cleanlab follows
@@ -130,6 +139,9 @@ def start_review(window) -> Worker | None:
         # closing a QProgressDialog emits canceled(): not a user's cancel, so disconnect first
         progress.canceled.disconnect(cancel)
         progress.close()
+        if window.review_worker is worker:
+            window.review_worker = None  # (its thread may still be winding down)
+        window.keep_fresh.train_view_idle()  # a background run that waited for the review
 
     def finished(result):
         close_progress()

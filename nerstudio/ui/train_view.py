@@ -646,6 +646,10 @@ class TrainView(SessionView, QWidget):
         if self.curve_worker is not None:
             self._say("Train", "The train curve is running: wait for it, or cancel it first.")
             return None
+        if getattr(self.window, "review_running", lambda: False)():
+            self._say("Train", "Find likely label errors is training its models: wait for it, "
+                      "or cancel it first (one training at a time).")
+            return None
         if getattr(self.window, "read_only", False):
             self._say("Train", "The project is open read-only: a run is recorded in the project "
                       "file, so training needs it writable.")
