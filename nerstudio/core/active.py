@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -61,8 +62,7 @@ def floor_short(scored: Sequence[tuple[int, Sequence[str], float]], floor: int |
     if not scored:
         return []
     if floor is None:
-        lengths = sorted(len(words) for _sid, words, _score in scored)
-        floor = lengths[len(lengths) // 2]
+        floor = statistics.median_high(len(words) for _sid, words, _score in scored)
     floor = max(1, floor)
     return [(sid, words, score * min(1.0, len(words) / floor)) for sid, words, score in scored]
 
@@ -163,11 +163,11 @@ def refresh_active_order(project: str | Path, predictor: Predictor, run_id: int 
                          on_progress: Callable[[int, int], None] | None = None,
                          should_stop: Callable[[], bool] = lambda: False, *,
                          similarity: float = DEFAULT_SIMILARITY) -> int | None:
-    """Score every unlabelled sentence of the project outside dev and test (:func:`orderable`) with ``predictor`` (the active model, run
-    ``run_id``) and store the diversified order for that run, replacing the old one. Runs on a
-    worker thread with its own store connection. Returns how many sentences were ordered, or
-    None when cancelled (then the stored order is left as it was). Predictions (suggestions) are
-    not touched: this only orders."""
+    """Score every unlabelled sentence of the project outside dev and test (:func:`orderable`)
+    with ``predictor`` (the active model, run ``run_id``) and store the diversified order for
+    that run, replacing the old one. Runs on a worker thread with its own store connection.
+    Returns how many sentences were ordered, or None when cancelled (then the stored order is
+    left as it was). Predictions (suggestions) are not touched: this only orders."""
     from .store import ProjectStore
 
     with ProjectStore(project) as store:

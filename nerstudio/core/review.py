@@ -148,14 +148,19 @@ def token_quality(examples: Sequence[Example], tags: list[str],
     ``rank.get_label_quality_scores`` (self-confidence: the probability of the given tag) over
     :func:`with_agreement`'s distributions, i.e. the out-of-fold model's belief updated by how
     the annotator tagged the same word elsewhere (figures: the README's label-error section)."""
+    return _quality(_arrays(examples, tags, probs), len(examples))
+
+
+def _quality(arrays, n: int) -> list[list[float]]:
+    """token_quality from :func:`_arrays`' output (computed once per review)."""
     from cleanlab.token_classification.rank import get_label_quality_scores
 
-    labels, pred_probs, keep = _arrays(examples, tags, probs)
+    labels, pred_probs, keep = arrays
+    out: list[list[float]] = [[] for _ in range(n)]
     if not keep:
-        return [[] for _ in examples]
+        return out
     _sentence, per_token = get_label_quality_scores(labels, pred_probs,
                                                     token_score_method="self_confidence")
-    out: list[list[float]] = [[] for _ in examples]
     for i, scores in zip(keep, per_token):
         out[i] = [float(x) for x in list(scores)]
     return out
@@ -174,9 +179,9 @@ def with_agreement(examples: Sequence[Example], tags: list[str],
     witness. Counting O too matters: without it every "of" inside a few names outvotes the
     model wherever "of" is O (on bench_active's 2,000 sentences the flags tripled). The price:
     a frequent word that is O almost everywhere is suspect where it starts a name ("The
-    Hague"), however sure the model is; the user answers K. (A word mislabelled the same way everywhere looks consistent, as it
-    would to a human reviewer.) Numpy arrays whose rows sum to 1; None for a sentence without tags or
-    probabilities."""
+    Hague"), however sure the model is; the user answers K. (A word mislabelled the same way
+    everywhere looks consistent, as it would to a human reviewer.) Numpy arrays whose rows are
+    positive and sum to 1; None for a sentence without tags or probabilities."""
     import numpy as np
 
     index = {t: i for i, t in enumerate(tags)}
@@ -209,8 +214,7 @@ def _arrays(examples, tags, probs):
     for i, (ex, mixed) in enumerate(zip(examples, with_agreement(examples, tags, probs))):
         if mixed is None:
             continue
-        mixed = np.clip(mixed, 1e-9, None)
-        pred_probs.append(mixed / mixed.sum(axis=1, keepdims=True))
+        pred_probs.append(mixed)
         labels.append(np.asarray([index[t] for t in ex.tags], dtype=int))
         keep.append(i)
     return labels, pred_probs, keep
@@ -226,10 +230,11 @@ def label_issues(examples: Sequence[Example], tags: list[str],
 
     from cleanlab.token_classification.filter import find_label_issues
 
-    labels, pred_probs, keep = _arrays(examples, tags, probs)
+    arrays = _arrays(examples, tags, probs)
+    labels, pred_probs, keep = arrays
     if not keep:
         return []
-    scores = token_quality(examples, tags, probs)
+    scores = _quality(arrays, len(examples))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes absent from a small set warn; they count 0
         issues = find_label_issues(labels, pred_probs)

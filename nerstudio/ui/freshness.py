@@ -203,8 +203,7 @@ class KeepFresh(QObject):
         if self.window.review_running():
             return "Find likely label errors is running"
         view = self.window._train_view
-        if view is not None and (view.worker is not None or view.curve_worker is not None
-                                 or getattr(view, "eval_worker", None) is not None):
+        if view is not None and view.busy():
             return "the Train view is busy"
         from ..core.runs import owner_alive, run_folder
 

@@ -745,8 +745,7 @@ class MainWindow(QMainWindow):
         """What is training now (the Train view's run, curve or evaluation, or a background
         run), or None."""
         view = self._train_view
-        if view is not None and (view.worker is not None or view.curve_worker is not None
-                                 or getattr(view, "eval_worker", None) is not None):
+        if view is not None and view.busy():
             return "The Train view is busy"
         if self.keep_fresh.worker is not None:
             return "A background run (Keep the model fresh) is training"
@@ -1203,10 +1202,10 @@ class MainWindow(QMainWindow):
                                 "No unlabelled sentence further down this list")
 
     def _go_to_next_listed(self, wanted, none_left: str) -> None:
-        row = self.model.row_of(self.current_id)
         if self.active_order_on():
             i = 0
         else:
+            row = self.model.row_of(self.current_id)
             i = row + 1 if row is not None else self._first_row_after(self.current_id)
         while True:
             while i >= self.model.rowCount() and self.model.canFetchMore():

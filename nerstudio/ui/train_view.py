@@ -205,7 +205,7 @@ class TrainView(SessionView, QWidget):
         self.worker: Worker | None = None
         self.eval_worker: Worker | None = None    # "Evaluate on test" of a past run
         self.curve_worker: Worker | None = None   # "Will more data help?"
-        # set by a caller of start() (keep-fresh): run id -> (make it active?, why not)
+        # start()'s activation_check for the run going: run id -> (make it active?, why not)
         self.activation_check = None
         self.curve_points: list[dict] = []
         self.curve_fractions: list[float] = list(DEFAULT_FRACTIONS)
@@ -622,6 +622,10 @@ class TrainView(SessionView, QWidget):
         getattr(QMessageBox, kind)(self, title, rich_plain(text))
 
     # -- running --------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        """A run, a train curve or an evaluation is going (each trains or predicts)."""
+        return any(w is not None for w in (self.worker, self.curve_worker, self.eval_worker))
+
     def cannot_train(self, store) -> str | None:
         """Why a new run would have nothing to learn from (checked before a run row exists)."""
         if not store.label_set().names:
