@@ -25,7 +25,8 @@ below random by more than the seeds' noise.
 
 Label errors. ``--errors-n`` seeded random train sentences; ``--flip-rate`` of their entity
 spans are corrupted (seeded; a third each: wrong type, boundary shifted by one word, entity
-dropped). ``review.out_of_fold_probs`` (k = ``--folds`` models, auto schedule per fold) and
+dropped). ``review.out_of_fold_probs`` (k = ``--folds`` models per round, auto schedule per
+fold, ``--repeats`` rounds, ``--dropout-passes`` MC-dropout passes; the review's defaults) and
 cleanlab rank every word; the flipped words (gold tag changed) are the positives. Reported:
 precision@flips (precision of the F lowest-scored words, F = the number of flipped words; the
 target is >= 0.5), precision and recall of the words in the lowest 5 % of scores, and of the
@@ -308,6 +309,7 @@ def rescore_errors(a, train_all, results, path: Path) -> None:
     if [list(e.tags) for e in noisy] != saved["noisy"]:
         sys.exit(f"{a.rescore}: saved for other sentences (give the same --errors-n, "
                  "--flip-rate and --seeds as the run that wrote it)")
+    a.repeats, a.dropout_passes = saved.get("repeats", 1), saved.get("dropout_passes", 0)
     log(f"label errors: rescoring {a.rescore}")
     results["label_errors"] = score_errors(a, noisy, flips, positives, saved["probs"],
                                            saved.get("seconds", 0.0))
@@ -322,7 +324,7 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
         f"({sum(k == 'type' for _i, k in flips)} type, "
         f"{sum(k == 'boundary' for _i, k in flips)} boundary, "
         f"{sum(k == 'drop' for _i, k in flips)} dropped), {len(positives)} words changed; "
-        f"{a.folds}-fold")
+        f"{a.folds}-fold x {a.repeats}, {a.dropout_passes} dropout passes")
     t0 = time.perf_counter()
 
     def on_event(e):
@@ -333,7 +335,7 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
             log(f"  fold {e.index + 1}/{e.total} done in {e.seconds:.0f} s (dev F1 {e.dev_f1})")
 
     probs = out_of_fold_probs(noisy, TAGS, config(a.seeds[0]), a.folds, on_event,
-                              workdir=work)
+                              repeats=a.repeats, dropout_passes=a.dropout_passes, workdir=work)
     seconds = time.perf_counter() - t0
     if a.probs_out:  # to compare rankings later without training again (--rescore)
         import gzip
@@ -341,6 +343,7 @@ def run_errors(a, train_all, results, path: Path, work: Path) -> None:
         with gzip.open(a.probs_out, "wt") as f:
             json.dump({"tags": TAGS, "noisy": [list(e.tags) for e in noisy],
                        "clean": [list(e.tags) for e in clean], "seconds": seconds,
+                       "repeats": a.repeats, "dropout_passes": a.dropout_passes,
                        "probs": probs}, f)
     results["label_errors"] = score_errors(a, noisy, flips, positives, probs, seconds)
     save(results, path)
@@ -358,6 +361,11 @@ def score_errors(a, noisy, flips, positives, probs, seconds: float) -> dict:
         return (hit / len(picked) if picked else 0.0), hit / max(1, len(positives))
 
     top_flips = [(i, t) for _q, i, t in ranked[:len(positives)]]
+    # the same ranking without with_agreement: the probability the averaged out-of-fold models
+    # give the given tag (self-confidence), to show what the annotator's consistency adds
+    alone = sorted((probs[i][t][TAGS.index(tag)], i, t) for i, ex in enumerate(noisy)
+                   for t, tag in enumerate(ex.tags))
+    p_alone, _r = pr([(i, t) for _q, i, t in alone[:len(positives)]])
     top5 = [(i, t) for _q, i, t in ranked[:max(1, round(0.05 * n_words))]]
     flags = label_issues(noisy, TAGS, probs)
     flagged = [(f.sentence_id, f.token_index) for f in flags]
@@ -369,8 +377,10 @@ def score_errors(a, noisy, flips, positives, probs, seconds: float) -> dict:
     summary = {
         "sentences": a.errors_n, "words": n_words, "spans_flipped": len(flips),
         "kinds": {k: sum(kind == k for _i, kind in flips) for k in ("type", "boundary", "drop")},
-        "flipped_words": len(positives), "folds": a.folds, "seconds": round(seconds, 1),
+        "flipped_words": len(positives), "folds": a.folds, "repeats": a.repeats,
+        "dropout_passes": a.dropout_passes, "seconds": round(seconds, 1),
         "precision_at_flips": p_flips, "recall_at_flips": r_flips,
+        "precision_at_flips_model_alone": p_alone,
         "top5pct_words": len(top5), "precision_top5pct": p5, "recall_top5pct": r5,
         "flagged_words": len(flagged), "precision_flagged": pf, "recall_flagged": rf,
         "flagged_sentences": len(flagged_sentences),
@@ -392,10 +402,13 @@ def errors_table(s) -> str:
         f"{s['sentences']} sentences, {s['words']} words; {s['spans_flipped']} entity spans "
         f"flipped ({s['kinds']['type']} type, {s['kinds']['boundary']} boundary, "
         f"{s['kinds']['drop']} dropped) = {s['flipped_words']} words; {s['folds']}-fold"
+        f" x {s.get('repeats', 1)} rounds, {s.get('dropout_passes', 0)} dropout passes"
         + (f" in {s['seconds']:.0f} s" if s.get("seconds") else " (training time not saved)"),
         f"{'words taken':<38} {'n':>6}  {'precision':>9}  {'recall':>6}",
         f"{'lowest F scores (precision@flips)':<38} {s['flipped_words']:>6}  "
         f"{s['precision_at_flips']:>9.3f}  {s['recall_at_flips']:>6.3f}",
+        f"{'  the same, model alone (no agreement)':<38} {s['flipped_words']:>6}  "
+        f"{s.get('precision_at_flips_model_alone', float('nan')):>9.3f}",
         f"{'lowest 5 % of scores':<38} {s['top5pct_words']:>6}  {s['precision_top5pct']:>9.3f}  "
         f"{s['recall_top5pct']:>6.3f}",
         f"{'flagged by find_label_issues':<38} {s['flagged_words']:>6}  "
@@ -429,6 +442,10 @@ def main():
                     help="score on the first N sentences of valid.txt (0 = all 3,250)")
     ap.add_argument("--errors-n", type=int, default=None, help="sentences in the error part")
     ap.add_argument("--folds", type=int, default=None, help="k of the error part's k-fold")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="error part: k-fold rounds averaged (default: the review's)")
+    ap.add_argument("--dropout-passes", type=int, default=None,
+                    help="error part: MC-dropout passes per prediction (default: the review's)")
     ap.add_argument("--flip-rate", type=float, default=0.05)
     ap.add_argument("--full", action="store_true",
                     help="the issue's full specification (3 seeds, +50 rounds to 500, all of "
@@ -461,6 +478,9 @@ def main():
     for name in ("pool", "eval_limit", "errors_n", "folds"):
         if getattr(a, name) is None:
             setattr(a, name, preset[name])
+    from nerstudio.core.review import DEFAULT_REPEATS, DROPOUT_PASSES
+    a.repeats = DEFAULT_REPEATS if a.repeats is None else a.repeats
+    a.dropout_passes = DROPOUT_PASSES if a.dropout_passes is None else a.dropout_passes
     if a.quick:
         SMOKE_STEPS["steps"] = 30
     if not (a.data / "train.txt").exists():
@@ -476,7 +496,8 @@ def main():
     results = json.loads(a.json.read_text()) if a.json.exists() and a.part != "both" else {}
     results["configuration"] = {**results.get("configuration", {}), a.part: {
         k: getattr(a, k) for k in ("seeds", "sizes", "random_at", "pool", "eval_limit",
-                                   "errors_n", "folds", "flip_rate")}, "reductions": reductions}
+                                   "errors_n", "folds", "flip_rate", "repeats",
+                                   "dropout_passes")}, "reductions": reductions}
     work = Path(tempfile.mkdtemp(prefix="bench_active_"))
     try:
         if a.part in ("both", "active"):

@@ -31,12 +31,13 @@ def _folds(text: str) -> int:
 
 
 def add_review_parser(subparsers) -> argparse.ArgumentParser:
-    from .core.review import DEFAULT_FOLDS, MIN_SENTENCES
+    from .core.review import DEFAULT_FOLDS, DEFAULT_REPEATS, MIN_SENTENCES
 
     s = subparsers.add_parser(
         "review", help="find likely label errors in the labelled sentences (k-fold + cleanlab)",
         description="Trains k models, each on all labelled train and dev sentences but one "
-        "fold, predicts the held-out fold, and ranks every word's gold tag with cleanlab's "
+        "fold, predicts the held-out fold (MC dropout), repeats that with another fold split "
+        "and seed (--repeats), averages the probabilities, and ranks every word's gold tag with cleanlab's "
         "token-classification methods. Prints the flagged sentences (likeliest error first) "
         "with the suspected words, the given and the predicted tag, and stores the flags in the "
         "project (the app's 'Likely errors' filter shows them; gold changes only when a flag is "
@@ -45,6 +46,10 @@ def add_review_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("project")
     s.add_argument("--folds", type=_folds, default=DEFAULT_FOLDS, metavar="K",
                    help="number of folds, i.e. models trained (default %(default)s)")
+    s.add_argument("--repeats", type=_positive, default=DEFAULT_REPEATS, metavar="R",
+                   help="k-fold rounds averaged, each with its own fold split and seed: R×K "
+                   "models in all (default %(default)s; 1 is R times faster, a little less "
+                   "precise)")
     s.add_argument("--top", type=_positive, default=20, metavar="N",
                    help="print the N likeliest flagged sentences (default %(default)s; all are "
                    "stored)")
@@ -83,7 +88,8 @@ def cmd_review(a) -> int:
         previous = None
     try:
         flags = review_project(a.project, training_config(a), a.folds, on_event,
-                               lambda: stop["asked"], store_flags=not a.no_store)
+                               lambda: stop["asked"], store_flags=not a.no_store,
+                               repeats=a.repeats)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

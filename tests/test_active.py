@@ -1,6 +1,7 @@
 """Issue #15's Qt-free core: the Active learning order (MNLP + near-duplicate spreading), the
 stored order and review flags on a real SQLite file, cleanlab's ranking over planted errors, and
 `nerstudio review` refusing too little data as a user runs it."""
+import json
 import math
 import subprocess
 import sys
@@ -215,3 +216,65 @@ def test_split_changed_since_sees_dev_imports_and_edits_not_train_ones(tmp_path)
     store.set_spans(dev_id, [Span(0, 1, "PER")])  # a dev edit: the dev set changed
     assert store.split_changed_since("dev", t)
     store.close()
+
+
+def test_review_averages_k_fold_rounds_each_with_its_own_split_and_seed(tiny_bert, tmp_path):
+    """out_of_fold_probs(repeats=2) is the mean of two single rounds, the second with seed + 1
+    (its own fold split and training seed); its events count k × repeats models."""
+    from dataclasses import replace
+
+    from nerstudio.core.review import FoldDone, FoldStarted, folds, out_of_fold_probs
+    from nerstudio.core.training import TrainConfig
+    from tests.conftest import TINY_DATA, TINY_TAGS
+
+    examples = TINY_DATA + TINY_DATA[:12]  # 52: just over the review's minimum
+    config = TrainConfig(base_model=str(tiny_bert), epochs=1, batch_size=8, learning_rate=5e-3,
+                         max_length=64, eval_every="none", seed=3)
+    assert folds(52, 2, 3) != folds(52, 2, 4)
+    first = out_of_fold_probs(examples, TINY_TAGS, config, 2, dropout_passes=0, repeats=1,
+                              workdir=tmp_path)
+    second = out_of_fold_probs(examples, TINY_TAGS, replace(config, seed=4), 2, repeats=1,
+                               dropout_passes=0, workdir=tmp_path)
+    events = []
+    both = out_of_fold_probs(examples, TINY_TAGS, config, 2, events.append, dropout_passes=0,
+                             repeats=2, workdir=tmp_path)
+    assert first != second
+    for a, b, mean in zip(first, second, both):
+        for ra, rb, rm in zip(a, b, mean):
+            assert rm == pytest.approx([(x + y) / 2 for x, y in zip(ra, rb)], abs=1e-6)
+    started = [e for e in events if isinstance(e, FoldStarted)]
+    assert [(e.index, e.total) for e in started] == [(i, 4) for i in range(4)]
+    assert sum(isinstance(e, FoldDone) for e in events) == 4
+    assert list(tmp_path.iterdir()) == []  # the fold models are deleted
+
+
+def test_review_cli_trains_folds_times_repeats_models_and_stores_its_flags(tmp_path, tiny_bert):
+    """`nerstudio review --folds 2 --repeats 2` as a user runs it: four models, numbered 1..4
+    of 4 on stderr; the planted error is among the flags it prints, which are the ones stored;
+    the sentences are unchanged."""
+    from tests.conftest import TINY_DATA
+    from tests.test_evaluation import LABELS, _sentence
+
+    path = tmp_path / "p.nerproj"
+    with ProjectStore.create(path, labels=LABELS) as s:
+        examples = TINY_DATA + TINY_DATA[:12]
+        planted = ("B-PER", "I-PER", "O", "B-PER", "O")  # "paris" a person, once
+        assert examples[4].words[3] == "paris"
+        s.import_items([_sentence(e.words, planted if i == 4 else e.tags, "train")
+                        for i, e in enumerate(examples)])
+        before = [(x.id, x.version, x.spans) for x in s.iter_sentences()]
+    out = subprocess.run(
+        [sys.executable, "-m", "nerstudio", "review", str(path), "--folds", "2", "--repeats", "2",
+         "--base-model", str(tiny_bert), "--epochs", "2", "--lr", "5e-3", "--batch-size", "8",
+         "--max-length", "64", "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [line.split("]")[0] + "]" for line in out.stderr.splitlines()
+            if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    printed = json.loads(out.stdout)
+    suspects = {(f["token_index"], f["given"], f["predicted"]) for f in printed["flags"]
+                if f["sentence_id"] == before[4][0]}
+    assert (3, "B-PER", "B-LOC") in suspects, printed["flags"]
+    with ProjectStore(path, read_only=True) as s:
+        assert [(x.id, x.version, x.spans) for x in s.iter_sentences()] == before
+        assert sorted(s.flagged_sentence_ids()) == sorted({f["sentence_id"]
+                                                           for f in printed["flags"]})

@@ -134,3 +134,35 @@ def test_sentence_cache_runs_only_edited_sentences(trained):
     assert ran[-1] == [("John", "Smith", "works", "for", "Apple", ".")]
     assert len(cached._cache) == 3
     assert Predictor(trained).cache_sentences == 0  # bulk use and benchmarks run everything
+
+
+def test_mc_dropout_averages_seeded_passes_with_dropout_on_and_leaves_eval_mode(trained):
+    """predict_words(dropout_passes=n, seed=s): n forward passes with dropout on, seeded, the
+    softmax averaged (the label-error review's MC dropout). Replayed by hand on one sentence of
+    one-subword words: same rows. The model is back in eval mode and the global RNG untouched."""
+    import torch
+
+    p = Predictor(trained)
+    words = ["angela", "merkel", "visited", "paris", "."]
+    (plain,) = p.predict_words([words])
+    state = torch.random.get_rng_state()
+    (mc,) = p.predict_words([words], dropout_passes=3, seed=5)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert not p._model.training
+    assert p.predict_words([words])[0].probs == plain.probs  # eval mode again: deterministic
+    assert p.predict_words([words], dropout_passes=3, seed=5)[0].probs == mc.probs
+    assert p.predict_words([words], dropout_passes=3, seed=6)[0].probs != mc.probs
+    assert mc.probs != plain.probs
+    assert all(abs(sum(row) - 1) < 1e-4 for row in mc.probs)
+
+    enc = p._tokenizer(words, is_split_into_words=True, return_tensors="pt")
+    assert enc["input_ids"].shape[1] == len(words) + 2  # one subword per word
+    torch.manual_seed(5)
+    p._model.train()
+    try:
+        with torch.inference_mode():
+            by_hand = sum(torch.softmax(p._model(**enc).logits.float(), -1) for _ in range(3)) / 3
+    finally:
+        p._model.eval()
+    for row, ours in zip(by_hand[0, 1:-1].tolist(), mc.probs):
+        assert row == pytest.approx(ours, abs=1e-5)

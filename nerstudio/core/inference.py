@@ -133,9 +133,29 @@ class Predictor:
     # -- words -> tags ------------------------------------------------------------------------
     def predict_words(self, sentences: Sequence[Sequence[str]],
                       on_progress: Callable[[int], None] | None = None,
-                      should_stop: Callable[[], bool] = lambda: False) -> list[WordPrediction]:
-        """Tag pre-tokenized sentences. Batches are formed by length (little padding)."""
+                      should_stop: Callable[[], bool] = lambda: False, *,
+                      dropout_passes: int = 0, seed: int = 0) -> list[WordPrediction]:
+        """Tag pre-tokenized sentences. Batches are formed by length (little padding).
+
+        ``dropout_passes`` > 0: each batch runs that many times with dropout on (seeded) and
+        the probabilities are averaged (MC dropout): a smoother estimate of the model's
+        uncertainty than one deterministic pass, which the label-error review ranks by."""
         self.load()
+        import torch
+
+        if dropout_passes:
+            cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                self._model.train()
+                try:
+                    return self._predict_words(sentences, on_progress, should_stop,
+                                               dropout_passes)
+                finally:
+                    self._model.eval()
+        return self._predict_words(sentences, on_progress, should_stop, 1)
+
+    def _predict_words(self, sentences, on_progress, should_stop, passes: int):
         import torch
 
         pieces = self._windows(sentences)
@@ -154,9 +174,10 @@ class Predictor:
                 for r, p in enumerate(batch):
                     ids[r, :len(p[3])] = torch.tensor(p[3])
                     mask[r, :len(p[3])] = 1
-                logits = self._model(input_ids=ids.to(self.device),
-                                     attention_mask=mask.to(self.device)).logits
-                probs = torch.softmax(logits.float(), -1).cpu()
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                probs = sum(torch.softmax(self._model(input_ids=ids, attention_mask=mask)
+                                          .logits.float(), -1) for _ in range(passes))
+                probs = (probs / passes).cpu()
                 for r, (s, first, last, _ids, starts) in enumerate(batch):
                     rows = probs[r, [pos for pos, _w in starts]].tolist()
                     for (pos, w), row in zip(starts, rows):

@@ -1,8 +1,9 @@
 """Model ▸ Find likely label errors…: the k-fold review (``core.review.review_project``) on a
 worker thread, with progress and Cancel.
 
-The review trains k models, each on the labelled sentences minus one fold, and flags the tokens
-of the held-out fold whose gold tag the model disagrees with (cleanlab's label quality). It
+The review trains k models, each on the labelled sentences minus one fold (and that again with
+another split: k × repeats models), and flags the tokens of the held-out folds whose gold tag
+the models disagree with (cleanlab's label quality). It
 starts from the base model the active run was trained from (not the active model itself, which
 has seen every fold's gold), or the default base model when that was one of this project's own
 runs. The flags are suggestions: the status filter's "likely errors" entry lists them, M takes
@@ -66,7 +67,7 @@ class _Progress:
         name = type(event).__name__
         if name == "FoldStarted":
             self.fold, self.k = event.index, event.total
-            return (f"Fold {event.index + 1} of {event.total}: training on "
+            return (f"Model {event.index + 1} of {event.total}: training on "
                     f"{plural(event.n_train, 'sentence')}, judging {event.n_held_out}…",
                     self.fold * self.PER_FOLD)
         if name == "FoldDone":
@@ -80,6 +81,7 @@ class _Progress:
 
 
 def start_review(window) -> Worker | None:
+    from ..core.review import DEFAULT_REPEATS
     from ..core.training import TrainConfig
 
     session = window.session
@@ -117,8 +119,8 @@ def start_review(window) -> Worker | None:
     window.review_worker = worker
     window.review_progress = progress
 
-    state = _Progress(REVIEW_FOLDS)
-    progress.setMaximum(REVIEW_FOLDS * _Progress.PER_FOLD)
+    state = _Progress(REVIEW_FOLDS * DEFAULT_REPEATS)
+    progress.setMaximum(state.k * _Progress.PER_FOLD)
 
     def on_event(event):
         line, value = state.line_and_value(event)
