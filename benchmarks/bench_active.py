@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/bench_active.py [--part both|active|errors] [--seeds 0,1,2]
            [--sizes 50,100,...,500 | --start 50 --step 50 --max 500] [--random-at SIZES]
-           [--pool N] [--eval-limit N] [--errors-n N] [--folds K] [--flip-rate R]
+           [--pool N] [--eval-limit N] [--errors-n N] [--folds K] [--repeats R]
+           [--dropout-passes N] [--flip-rate R]
            [--reuse-random JSON] [--probs-out F | --rescore F] [--quick | --full]
            [--json PATH] [--data DIR]
 
@@ -521,7 +522,8 @@ def main():
 
 # The README's figures: 3 seeds with rounds to 100, 200, 300, 500 (not every +50), a 2,000-sentence
 # pool per round and 1,000 dev sentences; the error part as the issue specifies it. About 70 min
-# on the 2-core CPU (active ~40, errors ~25); --full is the issue's every-+50 specification.
+# on the 2-core CPU (active ~40, errors ~27: 5 folds x 2 rounds); --full is the issue's every-+50
+# specification.
 DEFAULT = dict(seeds="0,1,2", sizes="50,100,200,300,500", random_at="", pool=2000,
                eval_limit=1000, errors_n=2000, folds=5)
 QUICK = dict(seeds="0", sizes="20,40", random_at="", pool=200, eval_limit=100, errors_n=60,

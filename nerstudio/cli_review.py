@@ -37,19 +37,19 @@ def add_review_parser(subparsers) -> argparse.ArgumentParser:
         "review", help="find likely label errors in the labelled sentences (k-fold + cleanlab)",
         description="Trains k models, each on all labelled train and dev sentences but one "
         "fold, predicts the held-out fold (MC dropout), repeats that with another fold split "
-        "and seed (--repeats), averages the probabilities, and ranks every word's gold tag with cleanlab's "
-        "token-classification methods. Prints the flagged sentences (likeliest error first) "
-        "with the suspected words, the given and the predicted tag, and stores the flags in the "
+        "and seed (--repeats), averages the probabilities, and ranks every word's gold tag "
+        "with cleanlab's token-classification methods. Prints the flagged sentences "
+        "(likeliest error first) with the suspected words, the given and the predicted tag, "
+        "and stores the flags in the "
         "project (the app's 'Likely errors' filter shows them; gold changes only when a flag is "
         f"accepted there). Needs at least {MIN_SENTENCES} labelled sentences. Ctrl+C stops; "
         "nothing is stored then. Models are trained in a temporary folder, deleted afterwards.")
     s.add_argument("project")
     s.add_argument("--folds", type=_folds, default=DEFAULT_FOLDS, metavar="K",
-                   help="number of folds, i.e. models trained (default %(default)s)")
+                   help="number of folds, i.e. models trained per round (default %(default)s)")
     s.add_argument("--repeats", type=_positive, default=DEFAULT_REPEATS, metavar="R",
                    help="k-fold rounds averaged, each with its own fold split and seed: R×K "
-                   "models in all (default %(default)s; 1 is R times faster, a little less "
-                   "precise)")
+                   "models in all (default %(default)s; 1 is R times faster and less precise)")
     s.add_argument("--top", type=_positive, default=20, metavar="N",
                    help="print the N likeliest flagged sentences (default %(default)s; all are "
                    "stored)")
