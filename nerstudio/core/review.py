@@ -109,6 +109,7 @@ def out_of_fold_probs(examples: Sequence[Example], tags: list[str],
         raise TooLittleDataError(reason)
     k = max(2, min(int(k), len(examples)))
     repeats = max(1, int(repeats))
+    emit = on_event or (lambda e: None)
     total: list[list[list[float]]] = [[[0.0] * len(tags) for _w in e.words] for e in examples]
     tmp = Path(tempfile.mkdtemp(prefix="nerstudio-review-", dir=workdir))
     try:
@@ -117,8 +118,7 @@ def out_of_fold_probs(examples: Sequence[Example], tags: list[str],
             for j, held in enumerate(folds(len(examples), k, run.seed)):
                 index = (r * k + j, k * repeats)
                 held_probs = _fold_probs(examples, held, tags, run, tmp / f"fold-{index[0]}",
-                                         index, on_event or (lambda e: None), should_stop,
-                                         dropout_passes)
+                                         index, emit, should_stop, dropout_passes)
                 if held_probs is None:
                     return None
                 for i, sentence in zip(held, held_probs):
