@@ -28,6 +28,14 @@ move    an edit loop is killed, then the project is copied with its -wal (a fold
 copy    (not in the default kinds) an import through import_together killed 0-0.4 s after its
         copy transaction began (it says so on stdout): inside the copy or just after the
         commit, the moments a 0-3 s kill of the whole command rarely hits. Checks as import.
+own     (issue #25) the app's own process: an edit loop (the window's store, busy_timeout 2 s) while
+        a thread of the same process keeps doing what the app's workers do (open a second
+        store, read, export to CONLL, try to import the project file itself, close), and
+        another process reads (``nerstudio stats``) and writes (``nerstudio import`` of two
+        sentences) the project at random moments; SIGKILLed after 0..--max-kill s. Checks:
+        ``-wal`` and ``-shm`` are still there after every outside read or write while the app
+        lives (a worker's raw close once dropped the app's locks and the outside process then
+        deleted them), integrity ok, every logged edit present, undo works.
 train   (not in the default kinds: it loads torch) ``nerstudio train`` on a small labelled
         project, SIGKILLed after 0-30 s while an editor (busy_timeout 2 s) edits it. Checks:
         integrity ok, every logged edit present, ``nerstudio runs`` exits 0 with an empty stderr
@@ -186,6 +194,41 @@ def child_edit(project: str, log: str, seed: int, busy_timeout: float, seconds: 
             k += 1
     store.close()
     return 0
+
+
+def child_app(project: str, log: str, seed: int, seconds: float) -> int:
+    """The app's process as the ``own`` kind sees it: :func:`child_edit` (the window) while a
+    worker thread keeps opening the project through stores of its own, reading, exporting and
+    trying to import the project file itself, then closing them."""
+    import threading
+
+    from nerstudio.core.errors import NerStudioError
+    from nerstudio.core.formats import export_file, read
+
+    stop = threading.Event()
+
+    def worker() -> None:
+        rng, out = random.Random(seed + 1), Path(log).with_suffix(".export.conll")
+        while not stop.is_set():
+            try:
+                with ProjectStore(project) as store:
+                    store.count()
+                    if rng.random() < 0.3:
+                        export_file(store, out, "conll", force=True)
+                if rng.random() < 0.3:
+                    try:
+                        list(read(project))
+                    except NerStudioError:
+                        pass
+            except NerStudioError:  # busy: a worker would report it; the loop goes on
+                pass
+            stop.wait(rng.uniform(0, 0.05))
+
+    threading.Thread(target=worker, daemon=True).start()
+    try:
+        return child_edit(project, log, seed, 2.0, seconds, None)
+    finally:
+        stop.set()
 
 
 def child_import_together(project: str, files: list[str], announce: bool = False) -> int:
@@ -393,6 +436,48 @@ def edit_kill_trial(project: Path, work: Path, seed: int, kill_at: float,
     return trial
 
 
+def own_process_trial(project: Path, work: Path, seed: int, kill_at: float,
+                      expected: dict) -> Trial:
+    """The ``own`` kind: see the module docstring."""
+    trial = Trial("own")
+    log = work / f"own-{seed}.log"
+    log.unlink(missing_ok=True)
+    extra = work / "own-extra.conll"
+    extra.write_text("Ada B-PER\nsings O\n\nBob B-PER\nhums O\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child-app",
+                             str(project), str(log), str(seed), "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env())
+    deadline = time.monotonic() + 60
+    while not read_log(log)[0] and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    rng, end = random.Random(seed), time.monotonic() + kill_at
+    while time.monotonic() < end and proc.poll() is None:
+        write = rng.random() < 0.3
+        cmd = ["import", str(project), str(extra)] if write else ["stats", str(project)]
+        out = subprocess.run([sys.executable, "-m", "nerstudio", *cmd], capture_output=True,
+                             text=True, env=child_env())
+        trial.stats["outside writes" if write else "outside reads"] += 1
+        if out.returncode and "busy" not in out.stderr:
+            trial.problems.append(f"outside {cmd[0]} failed: {out.stderr.strip()[-300:]}")
+        alive = proc.poll() is None
+        if alive and not (Path(f"{project}-wal").exists() and Path(f"{project}-shm").exists()):
+            trial.problems.append(f"wal lost: -wal/-shm gone after an outside {cmd[0]} "
+                                  "while the app had the project open")
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    else:
+        trial.problems.append(f"app exited {proc.returncode} before the kill")
+    _out, err = proc.communicate()
+    if err.strip() and proc.returncode != -signal.SIGKILL:
+        trial.problems.append(f"app stderr: {err.strip()[-300:]}")
+    check_file(project, trial)
+    check_edits(project, log, seed, expected, trial, in_flight=True)
+    trial.outcome = "edits before kill: " + _bucket(trial.stats["edits committed"])
+    check_undo(project, expected, trial)
+    return trial
+
+
 def two_writers_trial(project: Path, work: Path, conll: Path, n: int, seed: int,
                       expected: dict, importer: str = "cli", busy_timeout: float = 2.0) -> Trial:
     trial = Trial("two")
@@ -547,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=20, help="trials of each kind (default 20)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kinds", default="import,edit,two,move",
-                   help="also: copy (an import killed inside its copy transaction), train "
+                   help="also: own (the app's own process with workers, another process "
+                   "reading and writing), copy (an import killed inside its copy transaction), train "
                    "(slow: loads torch; kills within 0..--train-kill s)")
     p.add_argument("--train-kill", type=float, default=30.0)
     p.add_argument("--copy-kill", type=float, default=0.4,
@@ -594,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
                                       a.importer)
             elif kind == "move":
                 t = move_trial(project, work, seed, kill_at, expected)
+            elif kind == "own":
+                t = own_process_trial(project, work, seed, kill_at, expected)
             elif kind == "copy":
                 t = copy_kill_trial(project, conll, a.sentences, kill_at)
             elif kind == "train":
@@ -609,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             for problem in t.problems:
                 print(f"        {problem}", flush=True)
-    windows = {"import": import_kill, "edit": a.max_kill, "move": a.max_kill,
+    windows = {"import": import_kill, "edit": a.max_kill, "move": a.max_kill, "own": a.max_kill,
                "copy": a.copy_kill, "train": a.train_kill}
     print(f"\nkinds {','.join(kinds)}, seed {a.seed}, {a.sentences} sentences per import, "
           f"importer {a.importer if {'import', 'two'} & set(kinds) else '-'}, kills in "
@@ -640,6 +728,9 @@ if __name__ == "__main__":
         _p, _log, _seed, _busy, _secs, *_stop = sys.argv[2:]
         sys.exit(child_edit(_p, _log, int(_seed), float(_busy), float(_secs),
                             _stop[0] if _stop else None))
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-app":
+        _p, _log, _seed, _secs = sys.argv[2:6]
+        sys.exit(child_app(_p, _log, int(_seed), float(_secs)))
     if len(sys.argv) > 1 and sys.argv[1] == "--child-import":
         _announce = sys.argv[2] == "--announce"
         sys.exit(child_import_together(sys.argv[2 + _announce], sys.argv[3 + _announce:],
