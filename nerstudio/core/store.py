@@ -32,6 +32,7 @@ from urllib.request import pathname2url
 
 from sqlite_utils import Database
 
+from . import openfiles
 from .domain import DEFAULT_COLOURS, SPLITS, STATUSES, Label, LabelSet, Sentence, Span, Token
 from .errors import ProjectBusyError, ReadOnlyProjectError, StaleEditError, StoreError, TagError
 from .iob import check_spans
@@ -198,18 +199,21 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 def _check_project_file(path: Path) -> None:
     """Refuse, without writing a byte, a file that is not a healthy nerstudio project: empty,
-    not SQLite, another application's database, or damaged (``PRAGMA quick_check``)."""
+    not SQLite, another application's database, or damaged (``PRAGMA quick_check``).
+
+    Everything here goes through SQLite, never a raw ``open()``: closing a raw descriptor of
+    the file would drop this process's SQLite locks on it (see ``openfiles``), and another
+    process closing the project would then delete the WAL an open window still writes to."""
     if path.is_dir():
         raise StoreError(f"{path}: is a folder, not a nerstudio project")
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        size = path.stat().st_size
     except OSError as exc:
         raise StoreError(f"{path}: cannot be read ({exc.strerror})") from exc
-    if not header:
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"{path}: cannot be read (permission denied)")
+    if size == 0:
         raise StoreError(f"{path}: is empty, not a nerstudio project")
-    if not header.startswith(_SQLITE_MAGIC):
-        raise StoreError(f"{path}: not a nerstudio project (not an SQLite file)")
     try:
         con = _connect_read_only(path)
         try:
@@ -220,10 +224,30 @@ def _check_project_file(path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise StoreError(f"{path}: cannot be opened ({exc})") from exc
+        if _not_sqlite(exc) and not _has_sqlite_header(path):
+            raise StoreError(f"{path}: not a nerstudio project (not an SQLite file)") from exc
         raise StoreError(f"{path}: the project file is damaged ({exc})") from exc
     if problem != "ok":
         problem = " ".join(problem.split())  # one line
         raise StoreError(f"{path}: the project file is damaged (integrity check: {problem})")
+
+
+def _not_sqlite(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite's word that the file is no database (SQLITE_NOTADB): not SQLite, or damaged."""
+    return getattr(exc, "sqlite_errorcode", None) == 26 or "not a database" in str(exc)
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    """Whether the file starts like an SQLite file (a damaged project) or not (another kind of
+    file). Read raw only when no store of this process has the file open (see ``openfiles``):
+    SQLite refused it, so no connection of ours holds it unless a store does."""
+    if openfiles.is_open_project(path):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def _place_new_file(tmp: Path, path: Path) -> None:
@@ -287,11 +311,13 @@ class ProjectStore:
             None if fresh else self._unwritable_reason())
         self.read_only = self._read_only_reason is not None
         self.db = None
+        self._file_key = None
         try:
             if self.read_only:
                 self._open_read_only()
             else:
                 self._open_writable()
+            self._file_key = openfiles.register(self.path)
         except BaseException as exc:
             if self.db is not None:
                 self.db.close()
@@ -395,6 +421,8 @@ class ProjectStore:
             except StoreError:
                 pass
         self.db.close()
+        openfiles.unregister(self._file_key)
+        self._file_key = None
 
     def __enter__(self) -> "ProjectStore":
         return self

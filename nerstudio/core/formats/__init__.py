@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from .. import openfiles
 from ..domain import Sentence
 from ..errors import ImportFormatError
 from ..store import ProjectStore
@@ -118,7 +119,11 @@ def read(path: str | Path, fmt: str | None = None, *, scheme: str = "auto",
          strip_prefix: str | None = None) -> Iterator:
     """Stream Sentences (and DocumentStart markers). ``report`` collects what the import will
     add besides sentences (see formats.report); ``strip_prefix`` is removed from every token
-    that starts with it (``en:Paris`` -> ``Paris``), text and offsets rebuilt to match."""
+    that starts with it (``en:Paris`` -> ``Paris``), text and offsets rebuilt to match.
+    An open project file is refused before it is opened: reading it raw would drop this
+    process's SQLite locks on it (see ``core/openfiles.py``)."""
+    if openfiles.is_open_project(path):
+        raise ImportFormatError("is an open nerstudio project, not a file to import", path)
     items = _read(path, fmt, scheme, split, tag_names, sentence_split, report)
     if strip_prefix:
         return (strip_token_prefix(x, strip_prefix) if isinstance(x, Sentence) else x
