@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from ..core.errors import NerStudioError
 from . import resources_dir
 from .main_window import MainWindow
 
@@ -61,11 +62,25 @@ def create_window(project: str | None = None, settings: QSettings | None = None,
     return window
 
 
+def check_display() -> None:
+    """Refuse in one line where no window can be shown: on Linux (and the BSDs) without
+    ``DISPLAY`` or ``WAYLAND_DISPLAY`` Qt aborts the process (a core dump and a message about
+    ``libxcb-cursor0``, though the library is there). ``QT_QPA_PLATFORM`` set by the user
+    (offscreen, vnc, ...) is their choice and passes."""
+    if sys.platform in ("darwin", "win32") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise NerStudioError("no display: the app needs a desktop session (DISPLAY and "
+                             "WAYLAND_DISPLAY are not set); the commands work without one "
+                             "(nerstudio --help)")
+
+
 def run_app(project: str | None = None, verbose: bool = False) -> int:
     """The GUI. ``verbose``: let the Hugging Face libraries print their progress bars and
     warnings (``nerstudio --verbose``); by default they are quiet."""
     from ..core.quiet import quiet_libraries
 
+    check_display()
     quiet_libraries(verbose)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("nerstudio")
