@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each input line is its own text: offsets are into the line, and each "
                    "entity carries its line number (\"line\": N, from 1)")
     s.add_argument("--pretokenized", action="store_true",
-                   help="the input is whitespace-separated words, one sentence per line, used as "
-                   "they are (no re-tokenizing); entities also carry token_start / token_end")
+                   help="one sentence per line, its words separated by whitespace and used as "
+                   "they are (no re-tokenizing); output line by line as with --lines, entities "
+                   "also carry token_start / token_end (word indices within the line)")
     s.add_argument("--model", required=True,
                    help="a model folder, 'embedded', or a run number of --project")
     s.add_argument("--project", help="project whose run --model names")

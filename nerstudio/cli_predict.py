@@ -1,9 +1,12 @@
 """``nerstudio predict``: text (or each line of it) to entities, as JSON lines or in colour.
 
 Raw text goes through the annotation tokenizer and sentence splitter (as in the app);
-``--pretokenized`` takes whitespace-separated words as they are (one sentence per line, no
-re-tokenizing); ``--lines`` makes each input line its own text, numbered from 1, with offsets into
-that line, and streams: lines are read, predicted and printed a chunk at a time. Long input shows
+``--lines`` makes each input line its own text, numbered from 1, with offsets into that line, and
+streams: lines are read, predicted and printed a chunk at a time. ``--pretokenized`` is one
+sentence per line, its words separated by whitespace and taken as they are (no re-tokenizing):
+the same line by line output (``line``, offsets into the line) plus ``token_start`` /
+``token_end`` within the line's words. (It once read the input as one text: offsets counted
+across lines, no line field, so a caller could not tell which sentence an entity was in.) Long input shows
 nerstudio's progress on stderr (see :mod:`nerstudio.progress`).
 """
 from __future__ import annotations
@@ -67,7 +70,7 @@ def run(a, predictor) -> int:
 
     fmt = a.format or ("color" if sys.stdout.isatty() else "json")
     out = _Printer(fmt, predictor, a.threshold, a.pretokenized)
-    if a.lines:
+    if a.lines or a.pretokenized:
         lines, total = input_lines(a.text)
         with progress(total, "lines", "predicting") as bar:
             for chunk in _chunks(enumerate(lines, 1), a.pretokenized):

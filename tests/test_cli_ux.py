@@ -84,21 +84,26 @@ def test_predict_lines_reads_a_file_argument(tiny_bert, tmp_path):
 
 
 def test_predict_pretokenized_takes_the_words_as_they_are(tiny_bert):
-    text = "@angela_m #paris http://x.com/a?b=1 don't U.S.A.-based\nsecond line here"
+    """One documented format: a sentence per line, words split by whitespace; each entity
+    names its line, with offsets into that line and word indices within it."""
+    lines = ["@angela_m #paris http://x.com/a?b=1 don't U.S.A.-based", "",
+             "john smith works for apple in london", "paris berlin rome"]
     out = cli("predict", "--model", tiny_bert, "--pretokenized", "--format", "json", "-",
-              input=text)
+              input="\n".join(lines) + "\n")
     assert out.returncode == 0, out.stderr
     records = [json.loads(r) for r in out.stdout.splitlines()]
-    words = text.split()
-    starts = {m.start() for m in re.finditer(r"\S+", text)}
-    ends = {m.end() for m in re.finditer(r"\S+", text)}
+    assert records and {r["line"] for r in records} <= {1, 3, 4}
+    assert 4 in {r["line"] for r in records}  # the last line, counted from 1 across the blank
     covered = []
     for r in records:
+        line = lines[r["line"] - 1]
+        starts = {m.start() for m in re.finditer(r"\S+", line)}
+        ends = {m.end() for m in re.finditer(r"\S+", line)}
         assert r["start"] in starts and r["end"] in ends, r  # never inside a word
-        assert text[r["start"]:r["end"]] == r["text"]
-        assert r["text"].split() == words[r["token_start"]:r["token_end"]]
-        assert "\n" not in r["text"]  # one sentence per line
-        covered += words[r["token_start"]:r["token_end"]]
+        assert line[r["start"]:r["end"]] == r["text"]
+        assert r["text"].split() == line.split()[r["token_start"]:r["token_end"]]
+        if r["line"] == 1:
+            covered += line.split()[r["token_start"]:r["token_end"]]
     assert "don't" in covered or "don't" not in " ".join(covered)
 
 
