@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels-strict", action="store_true",
                    help="refuse the import (nothing is written) when the files bring labels the "
                         "project does not declare; without it they are added and reported")
+    s.add_argument("--allow-duplicates", action="store_true",
+                   help="import sentences the project already has (same text and tokens) "
+                        "again; by default they are skipped, and the count is reported")
     s.add_argument("--strip-prefix", metavar="PREFIX",
                    help="remove this prefix from every token that starts with it, e.g. en: "
                         "for en:Paris")
@@ -184,7 +187,8 @@ def cmd_import(a) -> int:
     with _open(a.project) as store, progress(None, "sentences", "importing") as bar:
         before, done = store.count(), 0
         report = ImportReport(known=set(store.label_set().names))
-        with store.import_together():  # files parsed without the lock, copied at once
+        # files parsed without the lock, copied at once
+        with store.import_together(skip_duplicates=not a.allow_duplicates):
             for f in a.files:
                 bar.set_postfix_str(Path(f).name)
                 done += import_file(store, f, a.format, split=a.split, ratios=a.split_ratio,
@@ -194,6 +198,7 @@ def cmd_import(a) -> int:
                                     report=report, strip_prefix=a.strip_prefix)
             if a.labels_strict:
                 report.check_strict()  # every file read, nothing copied yet: nothing is written
+        report.duplicates(*store.last_duplicates)
         added = store.count() - before
     print(f"imported {added} sentences into {a.project}")
     for line in report.lines():  # new labels, repaired tags, skipped records: on every import
@@ -275,8 +280,14 @@ def cmd_preannotate(a) -> int:
             if bar.total != total:
                 bar.reset(total)
             bar.set(done)
-        n = preannotate(a.project, predictor, run_id, status, a.split, on_progress)
+        skipped: dict[str, int] = {}
+        n = preannotate(a.project, predictor, run_id, status, a.split, on_progress,
+                        skipped=skipped)
     print(f"stored suggestions for {n} sentences")
+    if skipped:
+        from .core.preannotate import skipped_text
+
+        print(skipped_text(skipped), file=sys.stderr)
     return 0
 
 
@@ -484,6 +495,8 @@ def _cmd_train(a, w) -> int:
 
     config = _config_from_args(a)
     auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
+    out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    event = None
     try:
         if a.project:
             from .core.runs import train_project
@@ -494,26 +507,103 @@ def _cmd_train(a, w) -> int:
         else:
             from .core.training import train
 
-            out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
             run_id = None
             event = train(None if resuming_folder else _data_from_path(a.data), config, out,
                           on_event, should_stop, resume=resuming_folder)
+    except KeyboardInterrupt as exc:  # a rank told to stop: another rank died (or an abort)
+        if w.size > 1 and str(exc).startswith("stopped by signal"):
+            raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
+        raise
+    except (NerStudioError, OSError, sqlite3.Error):
+        raise  # main() prints their one line
+    except Exception as exc:  # noqa: BLE001 - e.g. a peer rank gone mid-collective: one line
+        raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
     finally:
-        bar.close(failed=bar.n == 0 or sys.exc_info()[0] is not None)  # an error: one line
+        bar.close(failed=not isinstance(event, Finished))  # an error: one line
         signal.signal(signal.SIGINT, previous)
     if not w.main:  # rank 0 reports the run
         return 0 if isinstance(event, Finished) else 3 if isinstance(event, Cancelled) else 1
     result = {"run": run_id, **event_dict(event)}
-    print(json.dumps(result) if jsonl else json.dumps(result, indent=2), flush=True)
+    if jsonl:
+        print(json.dumps(result), flush=True)
+    elif isinstance(event, Finished):  # a stop says one line, not a dump of its event
+        print(json.dumps(result, indent=2), flush=True)
     if isinstance(event, Cancelled):
-        hint = f"--resume {run_id}" if run_id else f"--output {out} --resume 0"
-        print(f"cancelled at step {event.step}; continue with: nerstudio train "
-              f"{a.project or ''} {hint}".replace("  ", " "), file=sys.stderr)
+        print(f"cancelled at step {event.step}; continue with: "
+              f"{_resume_command(a, run_id, out, w)}", file=sys.stderr)
         return 3
     if isinstance(event, Failed):
-        print(f"nerstudio: error: training failed: {event.reason}", file=sys.stderr)
+        hint = _resume_hint(a, run_id, out, w)
+        print(f"nerstudio: error: training failed: {' '.join(event.reason.split())}{hint}",
+              file=sys.stderr)
         return 1
     return 0 if isinstance(event, Finished) else 1
+
+
+def _resume_command(a, run_id: int | None, out: Path, w) -> str:
+    """The command that continues this run (``--processes N`` when started with it)."""
+    from .core.training.distributed import CONSOLE_ENV
+
+    hint = f"--resume {run_id}" if run_id else f"--output {out} --resume 0"
+    processes = f" --processes {w.size}" if w.size > 1 and os.environ.get(CONSOLE_ENV) else ""
+    return f"nerstudio train {a.project or ''} {hint}{processes}".replace("  ", " ")
+
+
+def _resume_hint(a, run_id: int | None, out: Path, w) -> str:
+    """``; resume it with: ...`` when the run has a complete checkpoint to resume from."""
+    from .core.training.engine import last_checkpoint
+
+    folder = out
+    if a.project and run_id:
+        from .core.runs import run_folder
+
+        try:
+            folder = run_folder(a.project, run_id)
+        except Exception:  # noqa: BLE001 - no hint rather than a second error
+            return ""
+    if not last_checkpoint(folder):
+        return ""
+    return f"; resume it with: {_resume_command(a, run_id, out, w)}"
+
+
+def _unexpected_train_error(a, out: Path, exc: BaseException) -> str:
+    """The one line for an exception a run did not turn into an event (a rank's collective
+    failing when another rank died): its first line, where the traceback went, how to resume."""
+    from .core.training import distributed
+    from .core.training.engine import log_traceback
+
+    w = distributed.world()
+    stopped = isinstance(exc, KeyboardInterrupt)
+    text = f"training failed: {type(exc).__name__}: {_one_line(exc)}"
+    if stopped:
+        text = "training stopped: a process of this distributed run ended or was stopped"
+    elif w.size > 1:
+        text = ("training failed: another process of this distributed run stopped or cannot be "
+                f"reached ({type(exc).__name__})")
+    if not w.main:  # rank 0 speaks for the run; the other ranks never open the project
+        return text
+    run_id, folder = _stopped_run(a, out)
+    log = log_traceback(folder) if folder and not stopped else None
+    return (text + (f" (details in {log})" if log else "")
+            + (_resume_hint(a, run_id, folder, w) if folder else ""))
+
+
+def _stopped_run(a, out: Path) -> tuple[int | None, Path | None]:
+    """(run id, folder) of the run an exception stopped: the resumed one, or the newest one when
+    it is not finished (the one this command created); ``out`` for a --data run."""
+    if not a.project:
+        return None, out
+    from .core.runs import reconcile, run_folder
+
+    try:
+        with _open(a.project) as store:
+            reconcile(store)
+            runs = [store.run(a.resume)] if a.resume is not None else store.runs()[-1:]
+            if not runs or runs[-1]["status"] == "finished":
+                return None, None
+            return runs[-1]["id"], run_folder(store, runs[-1])
+    except Exception:  # noqa: BLE001 - the one line matters more than the hint
+        return None, None
 
 
 COMMANDS = {"init": cmd_init, "import": cmd_import, "export": cmd_export, "stats": cmd_stats,

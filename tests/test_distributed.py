@@ -12,6 +12,7 @@ import pytest
 from nerstudio.core.store import ProjectStore
 
 from .conftest import TINY_DATA
+from .waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def _conll(examples, path):
                             for e in examples))
 
 
-def _cli(*args, timeout=300):
+def _cli(*args, timeout=900):  # a guard against a hung run, generous: CI machines are loaded
     return subprocess.run([sys.executable, "-m", "nerstudio", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout)
 
@@ -91,21 +92,19 @@ def test_two_gloo_processes_train_like_one_and_write_the_project_once(project, s
     assert tagger("angela merkel visited paris")  # the saved model loads and tags
 
 
-def _rank_process(launcher, rank: str, timeout: float = 120):
-    import time
-
+def _rank_process(launcher, rank: str):
     import psutil
 
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    def find():
         for child in psutil.Process(launcher.pid).children(recursive=True):
             try:
                 if child.environ().get("RANK") == rank and "nerstudio" in " ".join(child.cmdline()):
                     return child
             except psutil.Error:
                 continue
-        time.sleep(0.5)
-    raise AssertionError(f"no rank {rank} process appeared")
+        return None
+
+    return wait_for(find, f"the rank {rank} process", proc=launcher, interval=0.5)
 
 
 def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny_bert):
@@ -124,13 +123,14 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         worker = _rank_process(launcher, "1")
-        end = time.monotonic() + 120
-        while time.monotonic() < end:  # let it train and keep a complete checkpoint first
-            with ProjectStore(project) as store:  # (the eval metric lands before its checkpoint
-                runs = store.runs()               # is written: seen killing too early in CI)
-                if len(runs) > before and last_checkpoint(run_folder(store, runs[-1])):
-                    break
-            time.sleep(0.5)
+
+        def checkpointed() -> bool:  # (the eval metric lands before its checkpoint is written:
+            with ProjectStore(project) as store:  # seen killing too early in CI)
+                runs = store.runs()
+                return len(runs) > before and bool(last_checkpoint(run_folder(store, runs[-1])))
+
+        # let it train and keep a complete checkpoint first
+        wait_for(checkpointed, "a complete checkpoint of the run", proc=launcher, interval=0.5)
         worker.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         launcher.wait(timeout=180)  # not forever
@@ -144,7 +144,7 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny
         run = store.runs()[-1]
     assert run["status"] in ("failed", "interrupted"), run["status"]
     print(f"the run ended {waited:.1f} s after rank 1 was killed")
-    resumed = _cli("train", project, "--resume", run["id"], "--processes", 2, timeout=300)
+    resumed = _cli("train", project, "--resume", run["id"], "--processes", 2)
     with ProjectStore(project) as store:
         again = store.run(run["id"])
     assert resumed.returncode == 0 and again["status"] == "finished", resumed.stdout[-2000:] + resumed.stderr[-2000:]

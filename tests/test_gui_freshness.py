@@ -42,6 +42,22 @@ def label_next(w, qtbot, project) -> int:
     return sid
 
 
+def count_checks(w) -> list:
+    """A list that grows each time keep-fresh's check runs (its single-shot timer, started by a
+    label or by the Train view becoming idle, fired; check() was connected first, so it has
+    returned when the list grows)."""
+    fired = []
+    w.keep_fresh._check_timer.timeout.connect(lambda: fired.append(True))
+    return fired
+
+
+def wait_for_the_check(w, qtbot, fired) -> None:
+    """Wait until a check counted by ``fired`` ran and none is pending, before asserting that it
+    started nothing: a fixed wait past the timer's pause raced it on a loaded machine."""
+    timer = w.keep_fresh._check_timer
+    qtbot.waitUntil(lambda: bool(fired) and not timer.isActive(), timeout=60000)
+
+
 @pytest.fixture
 def window(qtbot, tmp_path, settings, tiny_bert):  # noqa: F811
     project = create_demo_project(tmp_path / "demo.nerproj")
@@ -50,7 +66,7 @@ def window(qtbot, tmp_path, settings, tiny_bert):  # noqa: F811
                                          learning_rate=5e-3, max_length=64)
     w.status_filter.setCurrentText("unlabelled")
     qtbot.waitUntil(lambda: w.current_id is not None and
-                    status_of(project, w.current_id) == "unlabelled", timeout=5000)
+                    status_of(project, w.current_id) == "unlabelled", timeout=30000)
     return w, project
 
 
@@ -59,12 +75,13 @@ def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
     w, project = window
     keep_fresh_every(w, qtbot, monkeypatch, 3)
     start = labelled_count(w.store)
+    checks = count_checks(w)
     for _ in range(2):
         label_next(w, qtbot, project)
-    qtbot.wait(800)  # past the check's pause: 2 of 3 start nothing
+    wait_for_the_check(w, qtbot, checks)  # 2 of 3 start nothing
     assert w.keep_fresh.worker is None and w.keep_fresh.label.text() == "Keep fresh: 2/3 newly labelled"
     label_next(w, qtbot, project)
-    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)
     worker = w.keep_fresh.worker
     assert w.keep_fresh.label.text().startswith("Retraining in the background")
     assert w.keep_fresh.cancel_button.isVisible()
@@ -83,12 +100,12 @@ def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
     assert w.keep_fresh.label.text() == "Keep fresh: 2/3 newly labelled"
     # suggestions and the active-learning order come from the new model (in the background)
     qtbot.waitUntil(lambda: w.store.active_order_run() == run_id, timeout=120000)
-    qtbot.waitUntil(w.order_combo.isEnabled, timeout=10000)
+    qtbot.waitUntil(w.order_combo.isEnabled, timeout=60000)
     # one more label reaches N again: the next run starts from the previous model (same tags),
     # not from the base model
     del w.keep_fresh.config_overrides["base_model"]
     label_next(w, qtbot, project)
-    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)
     with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
         pass
     second, event = blocker.args[0]
@@ -106,11 +123,12 @@ def test_cancel_in_the_status_bar_leaves_the_project_as_it_was(window, qtbot, mo
     baseline = w.store.meta(BASELINE_KEY)
     active = w.store.meta("active_run")
     label_next(w, qtbot, project)
-    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)
     steps = []
     w.keep_fresh.worker.event.connect(
         lambda e: steps.append(e) if type(e).__name__ == "Step" else None)
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=120000)
+    checks = count_checks(w)  # the run's end makes the Train view idle: that checks again
     qtbot.mouseClick(w.keep_fresh.cancel_button, Qt.LeftButton)
     with qtbot.waitSignal(w.keep_fresh.done, timeout=120000) as blocker:
         pass
@@ -119,8 +137,8 @@ def test_cancel_in_the_status_bar_leaves_the_project_as_it_was(window, qtbot, mo
     assert w.store.meta("active_run") == active and w.store.meta(BASELINE_KEY) == baseline
     assert w.store.run(run_id)["status"] == "cancelled"
     assert not w.keep_fresh.cancel_button.isVisible()
-    qtbot.wait(800)  # a cancelled run is not restarted at once: it waits for N more labels
-    assert w.keep_fresh.worker is None
+    wait_for_the_check(w, qtbot, checks)
+    assert w.keep_fresh.worker is None  # not restarted at once: it waits for N more labels
 
 
 def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtbot, monkeypatch,
@@ -137,14 +155,15 @@ def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtb
     qtbot.mouseClick(view.curve_button, Qt.LeftButton)
     curve = view.curve_worker
     assert curve is not None
+    checks = count_checks(w)
     label_next(w, qtbot, project)
     qtbot.waitUntil(lambda: "waits: the Train view is busy" in w.keep_fresh.label.text(),
-                    timeout=5000)
-    qtbot.wait(800)
+                    timeout=60000)
+    wait_for_the_check(w, qtbot, checks)
     assert w.keep_fresh.worker is None and view.curve_worker is curve
     with qtbot.waitSignal(curve.finished, timeout=180000):
         qtbot.mouseClick(view.cancel_button, Qt.LeftButton)  # the curve ends: the view is free
-    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)  # no new label
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)  # no new label
     with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
         pass
     assert type(blocker.args[0][1]).__name__ == "Finished"
@@ -162,7 +181,8 @@ def test_a_background_run_that_scores_worse_on_the_dev_split_does_not_replace_th
     w.session.set_active_run(better)
     keep_fresh_every(w, qtbot, monkeypatch, 1)
     label_next(w, qtbot, project)
-    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)
+    checks = count_checks(w)  # the run's end makes the Train view idle: that checks again
     with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
         pass
     run_id, event = blocker.args[0]
@@ -171,5 +191,5 @@ def test_a_background_run_that_scores_worse_on_the_dev_split_does_not_replace_th
     assert w.store.meta("active_run") == better  # the better model stays
     assert "below the active run" in w.statusBar().currentMessage()
     assert w.keep_fresh.label.text() == "Keep fresh: 0/1 newly labelled"  # its labels are used
-    qtbot.wait(800)
+    wait_for_the_check(w, qtbot, checks)
     assert w.keep_fresh.worker is None  # and it is not retried at once

@@ -173,3 +173,17 @@ def test_review_flags_planted_errors_and_lists_them(qtbot, tmp_path, settings, t
     # the list shows the likely errors, and the suggestions are not gold until M is pressed
     assert w.status_filter.currentText() == LIKELY_ERRORS
     assert spans_of(tmp_path / "p.nerproj", ids[0])[-1] == (3, 4, "ORG")
+
+
+def test_a_review_stored_by_another_process_shows_in_the_open_window(qtbot, tmp_path, settings):
+    """`nerstudio review` in a terminal while the app is open: the window's poll sees the new
+    flags (issue #26: the poll once left them out), so "likely errors" opens and lists them."""
+    project = create_demo_project(tmp_path / "demo.nerproj")
+    w = open_window(qtbot, project, settings)
+    index = w.status_filter.findText(LIKELY_ERRORS)
+    assert not w.status_filter.model().item(index).isEnabled()  # nothing flagged yet
+    flags = plant_flags(project)  # another connection: what the terminal's review stores
+    qtbot.waitUntil(lambda: w.status_filter.model().item(index).isEnabled(), timeout=10000)
+    choose(qtbot, w.status_filter, LIKELY_ERRORS)
+    qtbot.waitUntil(lambda: sorted(r.id for r in w.model.rows) == sorted(f[0] for f in flags),
+                    timeout=10000)

@@ -3,6 +3,7 @@ clicks on buttons, tabs and run rows, typed text, modal dialogs answered by patc
 functions. Training tests really train the tiny BERT of tests/tiny_model.py for a few steps."""
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -373,7 +374,21 @@ def test_playground_highlights_entities(window, qtbot, trained):
     pg.threshold.setValue(0)
 
 
-def test_playground_drops_stale_results(window, qtbot, trained):
+def test_playground_drops_stale_results(window, qtbot, trained, monkeypatch, request):
+    """The older request's result arrives last (it is held until the newer one is shown): it is
+    dropped, not shown over the newer text."""
+    from nerstudio.ui import playground
+
+    release = threading.Event()
+    request.addfinalizer(release.set)  # a failing test does not leave the thread waiting
+    predict = playground.predict_text
+
+    def held(predictor, text, **kw):
+        if text == "paris":
+            assert release.wait(120), "the stale prediction was never released"
+        return predict(predictor, text, **kw)
+
+    monkeypatch.setattr(playground, "predict_text", held)
     pg = window.playground
     pg.set_model(trained, "tiny")
     pg.input.blockSignals(True)
@@ -382,10 +397,14 @@ def test_playground_drops_stale_results(window, qtbot, trained):
     pg.input.setPlainText("angela merkel")
     second = pg.predict_now()
     pg.input.blockSignals(False)
-    with qtbot.waitSignal(second.finished, timeout=20000):
+    with qtbot.waitSignal(second.finished, timeout=120000):
         pass
-    qtbot.waitUntil(lambda: not first.thread.isRunning())
-    qtbot.wait(50)
+    assert [e.text for e in pg.entities] == ["angela merkel"]
+    # finished is emitted after the playground's own slot ran: the stale result was handled
+    with qtbot.waitSignal(first.finished, timeout=120000) as stale:
+        release.set()
+    assert [e.text for e in stale.args[0]] == ["paris"]  # it did predict the old text
+    assert pg.result_text == "angela merkel"
     assert [e.text for e in pg.entities] == ["angela merkel"]
 
 

@@ -6,6 +6,7 @@ from nerstudio.core.training import Cancelled, Finished, Step, TrainingData, tra
 from nerstudio.core.training.batching import LengthGroupedOrder
 
 from .test_training import TAGS, TRAIN, tiny_config
+from .waiting import wait_for
 
 
 def test_each_epoch_order_depends_only_on_seed_and_epoch():
@@ -64,33 +65,43 @@ def test_a_resume_uses_the_runs_own_settings_whatever_is_asked(tiny_bert, tmp_pa
 
 
 def test_the_printed_resume_command_of_a_data_folder_run_works(tiny_bert, tmp_path):
-    """`train --data` cancelled with Ctrl+C prints how to continue; that command resumes."""
+    """`train --data` cancelled with Ctrl+C prints how to continue; that command resumes.
+
+    Ctrl+C is sent once train_config.json exists: it is written inside train(), after the
+    command's handler is in place, so the run cancels at the end of its first step (with a
+    checkpoint to resume from), whatever the machine's load. A short run: the resume trains the
+    rest of it (it was 40 epochs, and a sleep before Ctrl+C; 300 s were not enough under load)."""
+    import json
     import signal
     import subprocess
     import sys
-    import time
 
     data = tmp_path / "data"
     data.mkdir()
     (data / "train.txt").write_text("\n\n".join(
-        ["angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O"] * 40))
+        ["angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O"] * 20))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "nerstudio", "train", "--data", str(data), "--output", str(out),
-           "--base-model", str(tiny_bert), "--epochs", "40", "--batch-size", "2",
+           "--base-model", str(tiny_bert), "--epochs", "2", "--batch-size", "2",
            "--learning-rate", "1e-3", "--max-length", "64", "--eval-every", "none"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("checkpoint-*")) and \
-            not (out / "train_config.json").exists():
-        time.sleep(0.2)
-    time.sleep(3)  # some steps
-    proc.send_signal(signal.SIGINT)
-    _stdout, stderr = proc.communicate(timeout=180)
+    try:
+        wait_for(lambda: (out / "train_config.json").exists(), "the run's train_config.json",
+                 proc=proc)
+        proc.send_signal(signal.SIGINT)
+        _stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 3, stderr
     hint = stderr.strip().splitlines()[-1]
     assert "continue with: nerstudio train" in hint and str(out) in hint, hint
+    cancelled_at = int(hint.split("cancelled at step ")[1].split(";")[0])
     again = hint.split("continue with: nerstudio ")[1].split()
     done = subprocess.run([sys.executable, "-m", "nerstudio", *again], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=900)
     assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["event"] == "finished" and result["steps"] > cancelled_at, result
     assert (out / "model" / "model.safetensors").exists()

@@ -10,13 +10,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from nerstudio.core import runs
 from nerstudio.core.store import ProjectStore
+
+from .waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ["angela B-PER\nmerkel I-PER\nvisited O\nparis B-LOC\n. O",
@@ -118,17 +119,19 @@ def test_killed_run_is_interrupted_and_resumes_from_a_complete_checkpoint(tiny_b
     run_dir = tmp_path / "p.nerproj.runs" / "run-1"
     proc = cli("train", proj, *train_args(tiny_bert, "--epochs", "1", "--batch-size", "4",
                                           "--checkpoint-minutes", "0.002"), wait=False)
+    first = []  # the first complete checkpoint's step
+
+    def logged_past_a_checkpoint() -> bool:
+        if not first:
+            first.extend(complete_checkpoints(run_dir)[:1])
+        return bool(first) and db_rows(proj, "SELECT count(*) FROM run_metrics WHERE kind = "
+                                       "'train' AND step > ?", (first[0],))[0][0] > 0
+
     try:
-        deadline, step = time.time() + 300, None
-        while time.time() < deadline and proc.poll() is None:
-            done = complete_checkpoints(run_dir)
-            if done and step is None:
-                step = done[0]
-            if step is not None and db_rows(proj, "SELECT count(*) FROM run_metrics WHERE "
-                                            "kind = 'train' AND step > ?", (step,))[0][0]:
-                break  # metrics logged after the checkpoint: a resume would log them again
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read()
+        # metrics logged after the checkpoint: a resume would log them again
+        wait_for(logged_past_a_checkpoint, "train metrics logged after a complete checkpoint",
+                 proc=proc, interval=0.05)
+        step = first[0]
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()

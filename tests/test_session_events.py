@@ -113,3 +113,54 @@ def test_poll_sees_an_undo_and_redo_in_another_process(session):
     assert session.poll() is True and seen
     version = session.store.sentence(sid).version
     session.set_spans(sid, [Span(0, 1, "ORG")], expected_version=version)  # not refused
+
+
+# -- issue #26 item 4: weak subscriptions per owner; the poll covers the order and the flags --
+class View:
+    def __init__(self):
+        self.calls = []
+
+    def on_runs(self, *args):
+        self.calls.append(("runs", *args))
+
+    def on_labels(self, *args):
+        self.calls.append(("labels", *args))
+
+
+def test_a_view_is_held_weakly_and_leaves_with_one_unsubscribe(session):
+    import gc
+
+    view, other = View(), View()
+    session.follow(view, runs_changed=view.on_runs, labels_changed=view.on_labels)
+    session.follow(other, runs_changed=other.on_runs)
+    session.runs_changed.emit()
+    assert view.calls == [("runs",)] and other.calls == [("runs",)]
+    session.unsubscribe(view)  # every subscription of the view, none of the other's
+    session.runs_changed.emit()
+    session.labels_changed.emit()
+    assert view.calls == [("runs",)] and other.calls == [("runs",), ("runs",)]
+    del other
+    gc.collect()
+    assert len(session.runs_changed) == 0  # a collected view is neither kept nor called
+    with pytest.raises(AttributeError):
+        session.follow(view, no_such_event=view.on_runs)
+
+
+def test_poll_sees_another_processes_order_and_flags(session):
+    seen = record(session)
+    for name in ("order_changed", "flags_changed"):
+        getattr(session, name).connect(lambda *a, n=name: seen.append((n, *a)))
+    sid = session.store.sentence_ids()[0] if hasattr(session.store, "sentence_ids") else 1
+    with ProjectStore(session.path) as other:  # e.g. `nerstudio preannotate` in a terminal
+        other.set_active_order(None, [sid])
+    assert session.poll()
+    assert [e[0] for e in seen] == ["order_changed"]
+    seen.clear()
+    with ProjectStore(session.path) as other:  # e.g. `nerstudio review` in a terminal
+        other.set_spans(sid, [Span(0, 1, "PER")], status="labelled")
+        other.db.execute("INSERT INTO review_flags(sentence_id, token_index, given, predicted, "
+                         "score, version) SELECT id, 0, 'B-PER', 'B-ORG', 0.1, version "
+                         "FROM sentences WHERE id = ?", (sid,))
+        other.db.conn.commit()
+    assert session.poll()
+    assert "flags_changed" in [e[0] for e in seen] and "order_changed" not in [e[0] for e in seen]

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,8 @@ from nerstudio.core.errors import (ImportFormatError, ProjectBusyError, ReadOnly
                                    StaleEditError, StoreError)
 from nerstudio.core.schema import APPLICATION_ID
 from nerstudio.core.store import DocumentStart, ProjectStore
+
+from .waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,24 +55,46 @@ def _project(path: Path, n: int = 3, labels=("PER", "ORG", "LOC")) -> list[int]:
 def _spawn(code: str, *args) -> subprocess.Popen:
     """A second nerstudio process running ``code`` (it prints a line when it is ready)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _run(code: str, *args) -> str:
     proc = _spawn(code, *args)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=300)  # a guard: CI machines are loaded
     assert proc.returncode == 0, err
     return out
 
 
+# holds the write lock until told (a line on stdin, or the pipe closed): a fixed time was not
+# always enough for the test's own steps on a loaded machine
 HOLD_LOCK = """
-import sqlite3, sys, time
+import sqlite3, sys
 con = sqlite3.connect(sys.argv[1], isolation_level=None)
 con.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 con.execute("COMMIT")
+print("released", flush=True)
+"""
+
+
+def _release(holder: subprocess.Popen) -> None:
+    """Tell a HOLD_LOCK process to commit; it has when this returns."""
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "released"
+    assert holder.wait(300) == 0
+
+
+# a writer that waits for the lock as long as it takes
+WRITE_METRIC_WAITING = """
+import sys
+from nerstudio.core.store import ProjectStore
+with ProjectStore(sys.argv[1], busy_timeout=600) as s:
+    print("writing", flush=True)
+    s.add_run_metric(int(sys.argv[2]), "train", 1, 0.1, {"loss": 1.0})
+print("written", flush=True)
 """
 
 
@@ -158,20 +181,19 @@ def test_damaged_file_is_refused_naming_it(tmp_path):
 
 def test_damage_found_after_opening_is_a_store_error(tmp_path, monkeypatch):
     """A file damaged while open (or in a page the open check did not read): later operations
-    raise StoreError naming the file, not sqlite3.DatabaseError."""
+    that touch the damaged pages raise StoreError naming the file, not sqlite3.DatabaseError;
+    both ways an error leaves the store, a read and a write transaction, are checked. (The
+    damage is in the middle of the sentences table: opening reads only the schema.)"""
     path = tmp_path / "big.nerproj"
-    _project(path, n=3000)
+    ids = _project(path, n=3000)
     _damage(path)
     monkeypatch.setattr(store_module, "_check_project_file", lambda p: None)
-    try:
-        s = ProjectStore(path)
-    except StoreError as exc:  # the damage may already show while opening
-        assert "damaged" in str(exc)
-        return
-    with s, pytest.raises(StoreError, match="damaged"):
-        list(s.iter_sentences())
-        s.set_meta("x", 1)
-        s.import_items([Sentence.from_words(["x"])] * 3000)
+    with ProjectStore(path) as s:
+        with pytest.raises(StoreError, match="damaged") as read:
+            list(s.iter_sentences())
+        with pytest.raises(StoreError, match="damaged") as write:
+            s.set_split(ids, "dev")  # updates every row, so the damaged pages too
+    assert str(path) in str(read.value) and str(path) in str(write.value)
 
 
 # -- 2. read-only projects -------------------------------------------------------------------
@@ -258,14 +280,23 @@ def test_busy_writer_with_long_timeout_waits_for_the_lock(tmp_path):
     _project(path)
     with ProjectStore(path) as s:
         run = s.create_run("m", {}, ["O"])
-    holder = _spawn(HOLD_LOCK, path, 1.5)
-    assert holder.stdout.readline().strip() == "locked"
-    with ProjectStore(path, busy_timeout=10) as s:
-        t = time.monotonic()
-        s.add_run_metric(run, "train", 1, 0.1, {"loss": 1.0})
-        assert time.monotonic() - t > 0.5  # it did wait
+    holder, writer = _spawn(HOLD_LOCK, path), None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        writer = _spawn(WRITE_METRIC_WAITING, path, run)
+        assert writer.stdout.readline().strip() == "writing"
+        with pytest.raises(subprocess.TimeoutExpired):  # it waits while the lock is held
+            writer.wait(1)
+        _release(holder)
+        out, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0 and out == "written\n", err  # and writes once it is free
+    finally:
+        for proc in (holder, writer):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    with ProjectStore(path) as s:
         assert len(s.run_metrics(run)) == 1
-    assert holder.wait(10) == 0
 
 
 def test_busy_writer_with_short_timeout_raises_project_busy_and_writes_nothing(tmp_path):
@@ -273,13 +304,19 @@ def test_busy_writer_with_short_timeout_raises_project_busy_and_writes_nothing(t
     _project(path)
     with ProjectStore(path) as s:
         run = s.create_run("m", {}, ["O"])
-    holder = _spawn(HOLD_LOCK, path, 1.5)
+    holder = _spawn(HOLD_LOCK, path)
     assert holder.stdout.readline().strip() == "locked"
     with ProjectStore(path, busy_timeout=0.3) as s:
-        with pytest.raises(ProjectBusyError, match="another nerstudio process is writing to") as e:
-            s.add_run_metric(run, "train", 1, 0.1, {"loss": 1.0})
-        assert str(path) in str(e.value) and "\n" not in str(e.value)
-        assert holder.wait(10) == 0
+        try:
+            with pytest.raises(ProjectBusyError, match="another nerstudio process is writing to") \
+                    as e:
+                s.add_run_metric(run, "train", 1, 0.1, {"loss": 1.0})
+            assert str(path) in str(e.value) and "\n" not in str(e.value)
+            _release(holder)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
         assert s.run_metrics(run) == []
         s.add_run_metric(run, "train", 1, 0.1, {"loss": 1.0})  # free again: it works
         assert len(s.run_metrics(run)) == 1
@@ -435,8 +472,8 @@ def test_reading_runs_of_a_broken_file_is_a_store_error(tmp_path):
         for read in (s.runs, lambda: s.run(run)):
             with pytest.raises(StoreError, match="no such table"):
                 read()
+        s.db.execute("ALTER TABLE runs_gone RENAME TO runs")
         with pytest.raises(StoreError, match="no run 99"):
-            s.db.execute("ALTER TABLE runs_gone RENAME TO runs")
             s.run(99)
 
 # -- 4. stale views --------------------------------------------------------------------------
@@ -617,10 +654,9 @@ def test_a_zombie_or_reused_pid_does_not_keep_a_session_alive(tmp_path):
     proc = _spawn(EDIT_AND_DIE, path, s1)
     try:
         stat = Path(f"/proc/{proc.pid}/stat")
-        deadline = time.monotonic() + 30
-        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not reaped
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        # (not proc.poll(): that would reap it)
+        wait_for(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "Z",
+                 "the child to exit (a zombie: exited, not reaped)", interval=0.05)
         with ProjectStore(path) as a:
             assert a.undo() == s1
     finally:

@@ -52,6 +52,18 @@ def make_editor(qtbot, width=640, height=400):
     return editor, scroll
 
 
+def settle(qtbot, editor, scroll) -> None:
+    """Wait until the scroll area's layout caught up with the sentence shown or the size set (a
+    chain of posted events: the height asked for shows the scroll bar, which narrows the editor,
+    which reflows): the vertical bar is shown exactly when the editor is taller than the
+    viewport, the editor is as wide as the viewport and flowed for that width. A fixed wait did
+    not always see the end of the chain on a loaded machine."""
+    viewport, bar = scroll.viewport(), scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.isVisibleTo(scroll) == (editor.minimumHeight() > viewport.height())
+                    and editor.width() == viewport.width()
+                    and editor._layout_width == max(editor.width(), 200), timeout=60000)
+
+
 def sentence(words=WORDS, spans=(), sid=1):
     s = Sentence.from_words(list(words), spans=list(spans))
     s.id = sid
@@ -155,14 +167,31 @@ def test_label_tag_widens_the_first_chip_only(editor, qtbot):
 def test_wraps_and_relayouts_only_when_the_width_changes(qtbot, monkeypatch):
     editor, scroll = make_editor(qtbot, width=300)
     Host(editor, sentence(WORDS * 10))
-    qtbot.wait(50)  # the scroll bar appears, the width settles
+    settle(qtbot, editor, scroll)  # the scroll bar appears, the width settles
     lines = {editor.token_rect(i).y() for i in range(editor.token_count())}
     assert len(lines) > 5 and editor.minimumHeight() > max(lines)
     calls = []
     real = te.flow_lines
     monkeypatch.setattr(te, "flow_lines", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
     scroll.resize(300, 500)  # taller only: no reflow
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: scroll.height() == 500, timeout=60000)
+    settle(qtbot, editor, scroll)
+    # (that left the editor at its minimum height): the editor itself made taller, as the
+    # scroll area does when it grows it to the height asked for (it then sizes it back)
+    sizes = []
+
+    class Sizes(te.QWidget):
+        def eventFilter(self, obj, event):
+            if obj is editor and event.type() == QEvent.Resize:
+                sizes.append((event.size().width(), event.size().height()))
+            return False
+
+    watch = Sizes()
+    editor.installEventFilter(watch)
+    width, taller = editor.width(), editor.height() + 200
+    editor.resize(width, taller)
+    editor.removeEventFilter(watch)
+    assert (width, taller) in sizes
     assert calls == []
     scroll.resize(600, 500)
     qtbot.waitUntil(lambda: bool(calls))
@@ -238,7 +267,7 @@ def test_incremental_reflow_matches_a_full_flow():
 def test_editing_a_long_sentence_keeps_the_layout_right(qtbot):
     editor, scroll = make_editor(qtbot, width=500)
     host = Host(editor, sentence(WORDS * 200))
-    qtbot.wait(20)
+    settle(qtbot, editor, scroll)
     editor.active_label = "MISC"
     for i in (3, 40, 41, 7):
         click(qtbot, editor, i)
@@ -307,7 +336,7 @@ def test_changed_lines_cover_every_chip_that_moved():
 def test_a_click_repaints_only_the_lines_it_changed(qtbot):
     editor, scroll = make_editor(qtbot, width=500, height=600)
     Host(editor, sentence(WORDS * 400))
-    qtbot.wait(20)
+    settle(qtbot, editor, scroll)
     rects = []
 
     class Filter(te.QWidget):
@@ -323,7 +352,7 @@ def test_a_click_repaints_only_the_lines_it_changed(qtbot):
     for i in (30, 31, 30, 60):  # add, extend the neighbour, relabel, add further down
         rects.clear()
         click(qtbot, editor, i)
-        qtbot.waitUntil(lambda: bool(rects), timeout=2000)
+        qtbot.waitUntil(lambda: bool(rects), timeout=60000)
         assert all(r.height() <= 3 * line + 2 * te.SPACING for r in rects), rects
         assert any(r.contains(editor.token_rect(i)) for r in rects)
     editor.removeEventFilter(f)

@@ -34,6 +34,7 @@ with store.transaction():
     time.sleep(float(sys.argv[2]))
 print("released", flush=True)
 """
+HELD = "600"  # seconds, far past any test step even on a loaded machine: the test kills it
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_cli_import_and_an_editor_at_once(project, tmp_path, conll):
 
 
 def test_a_writer_that_waits_too_long_is_refused_in_one_line(project):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(project), "4"],
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(project), HELD],
                               stdout=subprocess.PIPE, text=True, env=stress.child_env())
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -88,7 +89,7 @@ def test_cli_refuses_a_busy_project_in_one_line(project, tmp_path, monkeypatch):
     import nerstudio.cli as cli
 
     monkeypatch.setattr(cli, "_open", lambda path: ProjectStore(path, busy_timeout=0.3))
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(project), "4"],
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(project), HELD],
                               stdout=subprocess.PIPE, text=True, env=stress.child_env())
     try:
         assert holder.stdout.readline().strip() == "locked"

@@ -5,6 +5,8 @@ the CLI and the GUI can show one clear line instead of a traceback.
 """
 from __future__ import annotations
 
+import errno as _errno
+
 
 class NerStudioError(Exception):
     """Base of every error nerstudio raises on purpose."""
@@ -56,3 +58,17 @@ class ProjectBusyError(StoreError):
 
 class ReadOnlyProjectError(StoreError):
     """The project file (or its folder) is not writable: it is open for reading only."""
+
+
+# A write that failed for a reason the user can act on: said in these words, naming the file.
+_WRITE_REASONS = {_errno.ENOSPC: "no space left on device",
+                  _errno.EFBIG: "file size limit exceeded",
+                  _errno.EDQUOT: "disk quota exceeded"}
+
+
+def cannot_write(path, err: int | None, detail: str = "") -> str:
+    """One line for a failed write: the cause in plain words (a full disk, a file size limit
+    such as ``ulimit -f``, a quota; else ``detail``) and the file, so the user knows what to
+    free, and that a full disk is not a damaged project (issue #25)."""
+    reason = _WRITE_REASONS.get(err) or detail or "write failed"
+    return f"{reason} while writing {path}"

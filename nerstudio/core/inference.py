@@ -50,7 +50,11 @@ class Entity:
 @dataclass(frozen=True)
 class WordPrediction:
     tags: list[str]
-    probs: list[list[float]]   # per word, a probability per tag (in ``Predictor.tags`` order)
+    # per word, a probability per tag (in ``Predictor.tags`` order); from
+    # ``predict_words(summary=True)`` only the two largest, highest first (what spans, MNLP and
+    # the margin need: a model with 10,000 labels would otherwise keep 20,001 floats a word)
+    probs: list[list[float]]
+    summary_uncertainty: tuple[float, float] | None = None  # from the full rows, when summarised
 
     def spans(self) -> list[tuple[int, int, str, float]]:
         """IOB2-repaired spans (start, end, label, score) over this sentence's words."""
@@ -63,6 +67,8 @@ class WordPrediction:
     def uncertainty(self) -> tuple[float, float]:
         """(mean word entropy, lowest margin between the two likeliest tags): what active
         learning sorts by (high entropy / low margin first)."""
+        if self.summary_uncertainty is not None:
+            return self.summary_uncertainty
         if not self.probs:
             return 0.0, 1.0
         ent, margin = 0.0, 1.0
@@ -103,7 +109,8 @@ class Predictor:
         import transformers
         from transformers import AutoModelForTokenClassification
 
-        from .training.engine import TrainingFailed, load_tokenizer, resolve_base_model
+        from .training.engine import (TrainingFailed, check_vocabulary, load_tokenizer,
+                                      resolve_base_model)
 
         from .quiet import quiet_loaded
 
@@ -113,8 +120,11 @@ class Predictor:
             self._tokenizer = load_tokenizer(path)
             model = AutoModelForTokenClassification.from_pretrained(
                 path, use_safetensors=True, trust_remote_code=False)
+            check_vocabulary(self._tokenizer, model, self.model_dir)
         except (TrainingFailed, OSError, ValueError) as exc:
-            raise NerStudioError(f"cannot load model {self.model_dir}: {exc}") from exc
+            text = str(exc)  # a reason that names the folder already is one line as it is
+            raise NerStudioError(text if text.startswith(f"{self.model_dir}: ") else
+                                 f"cannot load model {self.model_dir}: {text}") from exc
         if self.threads:
             torch.set_num_threads(self.threads)
         device = self.device_request or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -134,8 +144,13 @@ class Predictor:
     def predict_words(self, sentences: Sequence[Sequence[str]],
                       on_progress: Callable[[int], None] | None = None,
                       should_stop: Callable[[], bool] = lambda: False, *,
-                      dropout_passes: int = 0, seed: int = 0) -> list[WordPrediction]:
+                      dropout_passes: int = 0, seed: int = 0,
+                      summary: bool = False) -> list[WordPrediction]:
         """Tag pre-tokenized sentences. Batches are formed by length (little padding).
+
+        ``summary``: keep per word only the two largest probabilities (and the uncertainty,
+        computed from the whole rows): what spans and the active order need, in a few bytes a
+        word whatever the number of labels (pre-annotation of a whole project).
 
         ``dropout_passes`` > 0: each batch runs that many times with dropout on (seeded) and
         the probabilities are averaged (MC dropout): a smoother estimate of the model's
@@ -150,12 +165,13 @@ class Predictor:
                 self._model.train()
                 try:
                     return self._predict_words(sentences, on_progress, should_stop,
-                                               dropout_passes)
+                                               dropout_passes, summary)
                 finally:
                     self._model.eval()
-        return self._predict_words(sentences, on_progress, should_stop, 1)
+        return self._predict_words(sentences, on_progress, should_stop, 1, summary)
 
-    def _predict_words(self, sentences, on_progress, should_stop, passes: int):
+    def _predict_words(self, sentences, on_progress, should_stop, passes: int,
+                       summary: bool = False):
         import torch
 
         pieces = self._windows(sentences)
@@ -179,7 +195,7 @@ class Predictor:
                                           .logits.float(), -1) for _ in range(passes))
                 probs = (probs / passes).cpu()
                 for r, (s, first, last, _ids, starts) in enumerate(batch):
-                    rows = probs[r, [pos for pos, _w in starts]].tolist()
+                    rows = _rows(probs[r, [pos for pos, _w in starts]], summary)
                     for (pos, w), row in zip(starts, rows):
                         # context on the poorer side; on a tie the earlier window wins
                         ctx = (min(w - first, last - 1 - w), -first)
@@ -189,6 +205,8 @@ class Predictor:
                 done += len(batch)
                 if on_progress:
                     on_progress(done)
+        if summary:
+            return [_summarised(rows, self.tags) for rows in word_probs]
         out = []
         for probs in word_probs:
             probs = [p if p is not None else [1.0] + [0.0] * (n_tags - 1) for p in probs]
@@ -271,6 +289,28 @@ class Predictor:
         """For bulk pre-annotation: per Sentence, (spans with scores, (entropy, margin))."""
         preds = self.predict_words([s.words for s in sentences], on_progress, should_stop)
         return [(p.spans(), p.uncertainty()) for p in preds]
+
+
+def _rows(probs, summary: bool) -> list:
+    """A sentence's word rows (words x tags) as kept: whole, or (best tag, its two largest
+    probabilities, entropy) per word."""
+    if not summary:
+        return probs.tolist()
+    import torch
+
+    top = probs.topk(min(2, probs.shape[-1]), -1).values.tolist()
+    entropy = (-(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)).tolist()
+    return [(i, (t + [0.0])[:2], e) for i, t, e in zip(probs.argmax(-1).tolist(), top, entropy)]
+
+
+def _summarised(rows: list, tags: list[str]) -> WordPrediction:
+    """A summarised sentence (see :func:`_rows`); a word no window predicted is tag 0, sure."""
+    rows = [r if r is not None else (0, [1.0, 0.0], 0.0) for r in rows]
+    if not rows:
+        return WordPrediction([], [], (0.0, 1.0))
+    margin = min([1.0] + [t[0] - t[1] for _i, t, _e in rows])
+    return WordPrediction([tags[i] for i, _t, _e in rows], [t for _i, t, _e in rows],
+                          (sum(e for _i, _t, e in rows) / len(rows), margin))
 
 
 def _first_subwords(word_ids, offset: int) -> list[tuple[int, int]]:

@@ -6,8 +6,11 @@ frozen snapshot (plain data, so the user can keep annotating), and records the c
 metric history and outcome of the run in the project file as events arrive.
 
 A run's folder is stored relative to the project file's folder, so a project moved or copied with
-its ``.runs`` folder finds its own models from any working directory. A running run names its
-process in ``owner.json``; :func:`reconcile` marks a run whose process is gone 'interrupted'.
+its ``.runs`` folder finds its own models from any working directory. The runs folder is beside
+the project's real file (symlinks resolved) and a project never uses another project's runs folder:
+a copy (``cp p.nerproj p2.nerproj``) has rows naming ``p.nerproj.runs``, which stays the
+original's. A running run names its process and its project in ``owner.json``;
+:func:`reconcile` marks a run whose process is gone 'interrupted'.
 """
 from __future__ import annotations
 
@@ -41,11 +44,15 @@ def snapshot(store: ProjectStore) -> TrainingData:
 
 
 def runs_dir(project: Path) -> Path:
-    return Path(project).with_name(Path(project).name + ".runs")
+    """``<project>.runs`` beside the project's real file: opened through a symlink or not, a
+    project finds the same runs."""
+    real = _project_path(project)
+    return real.with_name(real.name + ".runs")
 
 
 def _project_path(store_or_path) -> Path:
-    return Path(getattr(store_or_path, "path", store_or_path)).absolute()
+    """The project file's real path (symlinks resolved): the one place its runs are beside."""
+    return Path(os.path.realpath(getattr(store_or_path, "path", store_or_path)))
 
 
 def run_folder(store_or_path, run: dict | int) -> Path:
@@ -61,8 +68,20 @@ def run_folder(store_or_path, run: dict | int) -> Path:
                 run = store.run(run)
     stored = Path(run.get("output_dir") or f"run-{run['id']}")
     own = runs_dir(project) / stored.name
-    candidates = [own, stored] if stored.is_absolute() else [project.parent / stored, own]
-    return next((c for c in candidates if c.is_dir()), own)
+    if own.is_dir():
+        return own
+    other = stored if stored.is_absolute() else project.parent / stored
+    return other if other.is_dir() and _owning_project(other) in (None, project) else own
+
+
+def _owning_project(folder: Path) -> Path | None:
+    """The project file whose ``.runs`` folder holds ``folder``, when that file exists (a copy's
+    rows name the original's runs folder: that folder is the original's, never the copy's)."""
+    parent = Path(os.path.realpath(folder)).parent
+    if not parent.name.endswith(".runs"):
+        return None
+    owner = parent.with_name(parent.name[:-len(".runs")])
+    return Path(os.path.realpath(owner)) if owner.is_file() else None
 
 
 def _stored_folder(project: Path, folder: Path) -> str:
@@ -106,11 +125,34 @@ def _open_run(store: ProjectStore, project: Path, config: TrainConfig,
         run_id, out, config = _claim_resume(store, resume_run)
         return run_id, out, config, data
     data = data if data is not None else snapshot(store)
+    check_writable(runs_dir(project))  # refused before a run row exists
     run_id = store.create_run(config.base_model, config.to_dict(), data.tags)
     out = runs_dir(project) / f"run-{run_id}"
-    _write_owner(out)
+    try:
+        _write_owner(out, project)
+    except OSError as exc:
+        store.update_run(run_id, status="failed", error=_unwritable(out, exc))
+        raise StoreError(_unwritable(out, exc)) from exc
     store.update_run(run_id, output_dir=_stored_folder(project, out))
     return run_id, out, config, data
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and write a file in it, or refuse in one line: a run whose folder
+    cannot be written would sit 'running' and end as an interrupted run with nothing to resume."""
+    import tempfile
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise StoreError(_unwritable(folder, exc)) from exc
+
+
+def _unwritable(folder: Path, exc: OSError) -> str:
+    return (f"{folder}: cannot write the runs folder ({exc.strerror or exc}); a run keeps its "
+            "checkpoints and model there")
 
 
 def _train_project_ranked(project: Path, config: TrainConfig, on_event, should_stop,
@@ -190,10 +232,12 @@ def _claim_resume(store: ProjectStore, run_id: int) -> tuple[int, Path, TrainCon
         out = run_folder(store, run)
         if not out.is_dir():
             raise StoreError(f"run {run_id}: no such run folder {out}")
+        _check_not_shared(out, store.path)
+        check_writable(out)
         checkpoint = last_checkpoint(out)
         if checkpoint is not None:
             store.delete_run_metrics(run_id, after_step=checkpoint_step(checkpoint))
-        _write_owner(out)
+        _write_owner(out, store.path)
         store.update_run(run_id, status="running", error=None,
                          output_dir=_stored_folder(store.path, out))
     return run_id, out, TrainConfig.from_dict(run["config"])
@@ -210,10 +254,13 @@ def _process_start(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
-def _write_owner(folder: Path) -> None:
+def _write_owner(folder: Path, project: Path | None = None) -> None:
+    """The owner file: this process, and the project (and the very folder) it trains for."""
     folder.mkdir(parents=True, exist_ok=True)
     owner = {"pid": os.getpid(), "host": socket.gethostname(), "start": _process_start(os.getpid()),
              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if project is not None:
+        owner.update(project=str(_project_path(project)), folder=os.path.realpath(folder))
     tmp = folder / (OWNER_FILE + ".part")
     tmp.write_text(json.dumps(owner))
     os.replace(tmp, folder / OWNER_FILE)
@@ -225,6 +272,18 @@ def _read_owner(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+
+
+def _check_not_shared(folder: Path, project) -> None:
+    """Refuse a run folder that another, existing project file trained in (the same folder
+    reached through a symlink or a copied row): two resumes would write one folder at once.
+    A copy of the folder (``cp -r``) or a moved project is this project's own."""
+    owner = _read_owner(folder) or {}
+    recorded, mine = owner.get("project"), str(_project_path(project))
+    if (isinstance(recorded, str) and recorded != mine and os.path.isfile(recorded)
+            and owner.get("folder") == os.path.realpath(folder)):
+        raise StoreError(f"{folder}: this run folder belongs to project {recorded}, not to "
+                         f"{mine}; resume the run from that project")
 
 
 def _owner_text(folder: Path) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import sqlite3
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from urllib.request import pathname2url
@@ -45,23 +46,52 @@ def checkpoint_file(path: str | Path, busy_timeout: float = 5.0, **_worker) -> t
 
 
 class Event:
-    """A list of callbacks, called in order with the emit() arguments."""
+    """Callbacks called in order with the emit() arguments, held weakly.
+
+    Why weak: a view subscribes to the session of the project it shows; a view that is closed
+    and garbage-collected must not be kept alive, nor called, by the session it followed. A
+    bound method is held through its object (``weakref.WeakMethod``); any other callable is
+    held strongly, and goes with its ``owner`` when one is given (held weakly too). Each
+    subscription belongs to an owner (a bound method's object, or the ``owner`` passed), so
+    :meth:`disconnect_owner` (and ``ProjectSession.unsubscribe``) removes all of a view's
+    subscriptions at once, instead of a hand-written disconnect per callback."""
 
     def __init__(self, name: str):
         self.name = name
-        self._callbacks: list[Callable] = []
+        self._subs: list[tuple[Callable[[], object], Callable[[], Callable | None]]] = []
 
-    def connect(self, callback: Callable) -> Callable:
-        self._callbacks.append(callback)
+    def connect(self, callback: Callable, owner: object = None) -> Callable:
+        if owner is None and inspect.ismethod(callback):
+            owner = callback.__self__
+        get_owner = weakref.ref(owner) if owner is not None else (lambda: _NO_OWNER)
+        if inspect.ismethod(callback):
+            get_callback = weakref.WeakMethod(callback)
+        else:
+            get_callback = (lambda cb=callback: cb)
+        self._subs.append((get_owner, get_callback))
         return callback
 
     def disconnect(self, callback: Callable) -> None:
-        if callback in self._callbacks:
-            self._callbacks.remove(callback)
+        """Remove ``callback`` (every subscription of it)."""
+        self._subs = [(o, c) for o, c in self._subs if c() is not None and c() != callback]
+
+    def disconnect_owner(self, owner: object) -> None:
+        self._subs = [(o, c) for o, c in self._subs if o() is not None and o() is not owner]
+
+    def __len__(self) -> int:
+        """Live subscriptions (the dead are dropped here)."""
+        self._subs = [(o, c) for o, c in self._subs if o() is not None and c() is not None]
+        return len(self._subs)
 
     def emit(self, *args) -> None:
-        for callback in list(self._callbacks):
+        for get_owner, get_callback in list(self._subs):
+            callback = get_callback()
+            if get_owner() is None or callback is None:
+                continue  # collected; dropped at the next __len__ / disconnect
             callback(*args)
+
+
+_NO_OWNER = object()  # a plain function subscribed without an owner: lives as long as the event
 
 
 class ProjectSession:
@@ -75,7 +105,12 @@ class ProjectSession:
     - ``active_model_changed(run_id | None)``;
     - ``label_replaced(old, new | None)``: just before the ``labels_changed`` of a rename
       (``new``), merge (the target) or delete (None), so a view showing ``old`` (a filter, the
-      active label) can follow it.
+      active label) can follow it;
+    - ``order_changed()``: the stored Active learning order (or the suggestions) changed;
+    - ``flags_changed()``: the label-error review's flags changed (a review stored new ones).
+
+    :meth:`follow` subscribes an owner to several events at once and :meth:`unsubscribe`
+    removes all of its subscriptions (callbacks are held weakly: see :class:`Event`).
 
     ``poll()`` (call it on a timer) emits the same events when another process or connection
     committed to the file. ``written()`` fires after each of this session's own writes (the
@@ -90,6 +125,8 @@ class ProjectSession:
         self.sentences_changed = Event("sentences_changed")
         self.runs_changed = Event("runs_changed")
         self.active_model_changed = Event("active_model_changed")
+        self.order_changed = Event("order_changed")
+        self.flags_changed = Event("flags_changed")
         self.written = Event("written")
         self._own_writes = False
         self._data_version = self.data_version()
@@ -112,6 +149,23 @@ class ProjectSession:
     @property
     def path(self) -> Path:
         return self.store.path
+
+    def _events(self) -> list[Event]:
+        return [v for v in vars(self).values() if isinstance(v, Event)]
+
+    def follow(self, owner: object, **callbacks: Callable) -> None:
+        """``session.follow(view, runs_changed=view.refresh_runs, ...)``: subscribe ``owner``'s
+        callbacks by event name (an unknown name is a bug: AttributeError)."""
+        for name, callback in callbacks.items():
+            event = getattr(self, name)
+            if not isinstance(event, Event):
+                raise AttributeError(f"ProjectSession has no event {name!r}")
+            event.connect(callback, owner)
+
+    def unsubscribe(self, owner: object) -> None:
+        """Remove every subscription of ``owner`` (a view leaving this session)."""
+        for event in self._events():
+            event.disconnect_owner(owner)
 
     @property
     def read_only(self) -> bool:
@@ -258,7 +312,11 @@ class ProjectSession:
         active = self.store.meta("active_run")
         # an undo and a redo between two polls leave every count above as it was
         sentences += (self.store.changes() if hasattr(self.store, "changes") else None,)
-        return labels, sentences, runs, active
+        order = self.store.meta("active_order")  # its run, size and time: a new order moves it
+        flags = (q("SELECT count(*), total(score), total(sentence_id), total(token_index) "
+                   "FROM review_flags")[0]
+                 if self.store._has_table("review_flags") else None)
+        return labels, sentences, runs, active, order, flags
 
     def _note_own_write(self) -> None:
         """Our own commits do not change data_version; the next poll re-reads the signature so it
@@ -292,7 +350,7 @@ class ProjectSession:
         old, self._signature = self._signature, signature
         if old == signature:
             return False
-        old = old or ((), (), (), None)
+        old = old or ((), (), (), None, None, None)
         if old[0] != signature[0]:
             self.labels_changed.emit()
         if old[0] != signature[0] or old[1] != signature[1]:
@@ -301,6 +359,10 @@ class ProjectSession:
             self.runs_changed.emit()
         if old[3] != signature[3]:
             self.active_model_changed.emit(signature[3])
+        if old[4] != signature[4]:
+            self.order_changed.emit()
+        if old[5] != signature[5]:
+            self.flags_changed.emit()
         return True
 
     # -- runs and the active model ----------------------------------------------------------------

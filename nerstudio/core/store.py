@@ -34,7 +34,8 @@ from sqlite_utils import Database
 
 from . import openfiles
 from .domain import DEFAULT_COLOURS, SPLITS, STATUSES, Label, LabelSet, Sentence, Span, Token
-from .errors import ProjectBusyError, ReadOnlyProjectError, StaleEditError, StoreError, TagError
+from .errors import (ProjectBusyError, ReadOnlyProjectError, StaleEditError, StoreError,
+                     TagError, cannot_write)
 from .iob import check_spans
 from .schema import APPLICATION_ID, migrations
 
@@ -121,6 +122,7 @@ class _ImportBatch:
     documents: int = 0
     sentences: int = 0
     labels: list[str] = field(default_factory=list)  # new labels, in order of first use
+    skip_duplicates: bool = False  # leave out sentences the project already has
 
 
 # Staging tables of an import (1-based ``i`` / ``doc`` / ``sent`` numbers within the import).
@@ -442,9 +444,34 @@ class ProjectStore:
                                     f"try again (waited {self.busy_timeout:g} s)")
         if "readonly" in msg or "read-only" in msg:
             return ReadOnlyProjectError(self._read_only_message())
-        if "malformed" in msg or "not a database" in msg or "disk i/o" in msg:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if (name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in msg
+                or "not a database" in msg):
             return StoreError(f"{self.path}: the project file is damaged ({exc})")
+        if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk i/o" in msg \
+                or "disk is full" in msg:
+            return StoreError(self._write_failure(name or msg))
         return StoreError(f"{self.path}: {exc}")
+
+    def _write_failure(self, name: str) -> str:
+        """A full disk or a file size limit is no damage: the failed statement or transaction
+        left the file as it was. SQLite says SQLITE_FULL for ENOSPC; EFBIG (a file size limit,
+        ``ulimit -f``) comes as SQLITE_IOERR_WRITE (or _SHMOPEN, _SHMSIZE, _TRUNCATE: the -shm
+        file), so a set limit is named as the likely cause; any other I/O error is said as such."""
+        import errno
+
+        try:
+            import resource
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            limit = None if limit == resource.RLIM_INFINITY else limit
+        except ImportError:  # Windows: no such limit
+            limit = None
+        if "FULL" in name or "disk is full" in name:
+            return cannot_write(self.path, errno.ENOSPC) + "; the change was not saved"
+        if limit is not None and any(w in name for w in ("WRITE", "SHM", "TRUNCATE")):
+            return (cannot_write(self.path, errno.EFBIG) + f" (a limit of {limit} bytes per "
+                    "file is set: ulimit -f); the change was not saved")
+        return f"{self.path}: disk I/O error ({name})"
 
     def _read_only_message(self) -> str:
         return (f"{self.path} is open read-only ({self._read_only_reason or 'not writable'}); "
@@ -584,6 +611,7 @@ class ProjectStore:
                 raise StoreError(f"label {new!r} already exists; merge instead")
             self.db.execute("UPDATE labels SET name = ? WHERE id = ?", (new, lid))
             self.db.execute("UPDATE predictions SET label = ? WHERE label = ?", (new, old))
+            self._relabel_flags(old, new)
             return self._scalar("SELECT count(*) FROM spans WHERE label_id = ?", [lid])
 
     def merge_labels(self, source: str, target: str) -> int:
@@ -602,6 +630,7 @@ class ProjectStore:
             self.db.execute("INSERT OR REPLACE INTO label_redirects(old_id, new_id) VALUES (?, ?)",
                             (src, dst))
             self.db.execute("UPDATE predictions SET label = ? WHERE label = ?", (target, source))
+            self._relabel_flags(source, target)
             self.db.execute("DELETE FROM labels WHERE id = ?", (src,))
             return changed
 
@@ -614,9 +643,27 @@ class ProjectStore:
                 "SELECT DISTINCT sentence_id FROM spans WHERE label_id = ?", [lid])]
             removed = self.db.execute("DELETE FROM spans WHERE label_id = ?", (lid,)).rowcount
             self.db.execute("DELETE FROM predictions WHERE label = ?", (name,))
+            self._relabel_flags(name, None)
             self.db.execute("DELETE FROM labels WHERE id = ?", (lid,))
             self._refresh_entity_counts(affected)
             return removed
+
+    def _relabel_flags(self, old: str, new: str | None) -> None:
+        """Review flags name their tags ("B-PER"): a rename or merge rewrites ``old`` to ``new``
+        (a flag left suggesting the tag it gives goes), a delete (``new`` None) drops the flags
+        naming ``old``. So accepting a flag never meets an unknown label, nor a new label that
+        took the old name. Inside the caller's transaction (issue #25)."""
+        if not self._has_table("review_flags"):
+            return
+        tags = (f"B-{old}", f"I-{old}")
+        if new is None:
+            self.db.execute("DELETE FROM review_flags WHERE given IN (?, ?) OR predicted IN (?, ?)",
+                            tags * 2)
+            return
+        for col in ("given", "predicted"):
+            self.db.execute(f"UPDATE review_flags SET {col} = substr({col}, 1, 2) || ? "
+                            f"WHERE {col} IN (?, ?)", (new, *tags))
+        self.db.execute("DELETE FROM review_flags WHERE given = predicted")
 
     def _refresh_entity_counts(self, sentence_ids: list[int]) -> None:
         """After a bulk span change: recount, and bump ``version`` (open views are now stale)."""
@@ -626,10 +673,12 @@ class ProjectStore:
             [(i, i) for i in sentence_ids])
 
     # -- import ---------------------------------------------------------------------------------
+    last_duplicates: tuple[int, int] = (0, 0)  # (skipped, read) by the latest import's copy
+
     def import_items(self, items: Iterable[Sentence | DocumentStart], source: str = "",
                      split: str | None = None, ratios: tuple[float, float, float] | None = None,
                      seed: int = 42, on_progress: Callable[[int], None] | None = None,
-                     chunk: int = 2000) -> int:
+                     chunk: int = 2000, skip_duplicates: bool = False) -> int:
         """Insert sentences (and document boundaries) from an importer, all or nothing.
 
         The whole stream is read and checked first into this connection's TEMP tables, without
@@ -639,15 +688,20 @@ class ProjectStore:
         parsing. Inside :meth:`import_together` the copy waits for the end of the block (several
         files, one transaction). ``split`` overrides the source's splits;
         ``ratios`` assigns train/dev/test at random with ``seed``. ``on_progress(n)`` is called
-        every ``chunk`` sentences read. Returns the number of sentences imported (staged)."""
+        every ``chunk`` sentences read. ``skip_duplicates`` leaves out the sentences the project
+        already has (same text and tokens; see :attr:`last_duplicates`; inside
+        :meth:`import_together` the block's own flag decides). Returns the number of sentences
+        imported (inside :meth:`import_together`: staged)."""
         if self.read_only:
             raise ReadOnlyProjectError(self._read_only_message())
         if split is not None and split not in SPLITS:
             raise StoreError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
         with self._sqlite_errors():
-            return self._import_items(items, source, split, ratios, seed, on_progress, chunk)
+            return self._import_items(items, source, split, ratios, seed, on_progress, chunk,
+                                      skip_duplicates)
 
-    def _import_items(self, items, source, split, ratios, seed, on_progress, chunk) -> int:
+    def _import_items(self, items, source, split, ratios, seed, on_progress, chunk,
+                      skip_duplicates=False) -> int:
         together = self._together
         if together is not None:  # staged now, copied when import_together's block ends
             before = (together.sentences, together.documents, len(together.labels))
@@ -664,6 +718,7 @@ class ProjectStore:
             self._staging_commits = not self.db.conn.in_transaction
             try:
                 batch = self._begin_staging()
+                batch.skip_duplicates = skip_duplicates
                 self._read_import(batch, items, source, split, ratios, random.Random(seed),
                                   on_progress, chunk)
                 n = self._write_import(batch)
@@ -674,14 +729,15 @@ class ProjectStore:
         return n
 
     @contextmanager
-    def import_together(self):
+    def import_together(self, skip_duplicates: bool = False):
         """Several imports (files) as one: each ``import_items`` call in the block only reads
         and checks its stream into the TEMP tables (no lock on the project); at the end of the
         block all of it is copied in ONE short transaction, or, if the block raised, nothing.
 
         Use this, not ``transaction()``, around a multi-file import: a transaction would hold
         the write lock while every file is parsed, and other writers (the GUI, a training run)
-        would wait for all of it or give up with ProjectBusyError."""
+        would wait for all of it or give up with ProjectBusyError. ``skip_duplicates``: as
+        :meth:`import_items`', for the whole block."""
         if self.read_only:
             raise ReadOnlyProjectError(self._read_only_message())
         if self._together is not None:
@@ -690,6 +746,7 @@ class ProjectStore:
         try:
             with self._sqlite_errors():
                 self._together = self._begin_staging()
+                self._together.skip_duplicates = skip_duplicates
             yield
             batch, self._together = self._together, None
             self._write_import(batch)
@@ -767,11 +824,14 @@ class ProjectStore:
 
     def _write_import(self, batch: _ImportBatch) -> int:
         """Copy a staged import in one short transaction (ids are taken inside it: another
-        process may have imported meanwhile)."""
+        process may have imported meanwhile); returns the sentences copied."""
+        skipped = self._drop_duplicates() if batch.skip_duplicates else 0
+        self.last_duplicates = (skipped, batch.sentences)
         with self.transaction():
             labels = self._label_ids()
             used = [r[0] for r in self._q("SELECT DISTINCT label FROM temp.import_spans")]
-            for name in batch.labels + used:  # + one deleted by another process meanwhile
+            # (a new label only skipped duplicates used is not added) + one deleted meanwhile
+            for name in [n for n in batch.labels if n in used] + used:
                 if name not in labels:
                     labels[name] = self._add_label(name)
             first_doc = self._scalar("SELECT coalesce(max(id), 0) FROM documents")
@@ -788,7 +848,31 @@ class ProjectStore:
                 'INSERT INTO spans(sentence_id, start, "end", label_id) SELECT ? + sent, '
                 'start, "end", (SELECT id FROM main.labels l WHERE l.name = p.label) '
                 "FROM temp.import_spans p", (first_sent,))
-        return batch.sentences
+        return batch.sentences - skipped
+
+    def _drop_duplicates(self) -> int:
+        """Unstage the staged sentences the project already has (same text, tokens and
+        offsets), and the documents left empty by it; returns how many. Re-importing a file
+        then adds nothing, and says so. Runs before the write lock is taken: a temp index on
+        the staged text makes it one scan of the project's sentences."""
+        conn = self.db.conn
+        conn.execute("CREATE INDEX IF NOT EXISTS temp.import_sentences_text "
+                     "ON import_sentences(text)")
+        conn.execute("DROP TABLE IF EXISTS temp.import_duplicates")
+        conn.execute("CREATE TEMP TABLE import_duplicates AS SELECT t.i, t.doc FROM "
+                     "main.sentences s JOIN temp.import_sentences t ON t.text = s.text "
+                     "AND t.tokens = s.tokens AND t.starts = s.starts")
+        conn.execute("DELETE FROM temp.import_spans WHERE sent IN "
+                     "(SELECT i FROM temp.import_duplicates)")
+        skipped = conn.execute("DELETE FROM temp.import_sentences WHERE i IN "
+                               "(SELECT i FROM temp.import_duplicates)").rowcount
+        conn.execute("DELETE FROM temp.import_documents WHERE i IN (SELECT doc FROM "
+                     "temp.import_duplicates) AND i NOT IN (SELECT doc FROM "
+                     "temp.import_sentences)")
+        conn.execute("DROP TABLE temp.import_duplicates")
+        if self._staging_commits and conn.in_transaction:  # temp tables only: no lock
+            conn.commit()
+        return skipped
 
     def _drop_staging(self) -> None:
         """Forget a staged import (after it was copied, or after a failure while reading)."""
@@ -962,7 +1046,7 @@ class ProjectStore:
             self.db.conn.executemany(
                 "INSERT INTO review_flags(sentence_id, token_index, given, predicted, score, "
                 "version) SELECT ?, ?, ?, ?, ?, version FROM sentences WHERE id = ?",
-                [(sentence_id, *flag, sentence_id) for flag in state["flags"]])
+                [(sentence_id, *flag, sentence_id) for flag in self._flags_by_name(state)])
         self._count_change()
 
     def _count_change(self) -> None:
@@ -1088,7 +1172,40 @@ class ProjectStore:
         self._register_session()
         self._end_redo_branch()
         self.db.execute("INSERT INTO edits(sentence_id, before, after, origin) VALUES (?, ?, ?, ?)",
-                        (sentence_id, json.dumps(before), json.dumps(after), self.origin))
+                        (sentence_id, json.dumps(self._flags_by_id(before)),
+                         json.dumps(self._flags_by_id(after)), self.origin))
+
+    def _flags_by_id(self, state: dict) -> dict:
+        """An edit's record of review flags names each tag by label id (["B", 3]), as its spans
+        do, so that an undo after a rename, merge or delete brings a flag back under today's
+        label, not under a name another label may have taken since."""
+        if not state.get("flags"):
+            return state
+        ids = self._label_ids()
+
+        def ref(tag):
+            return [tag[:1], ids[tag[2:]]] if tag[2:] in ids else tag
+        return {**state, "flags": [[tok, ref(given), ref(predicted), score]
+                                   for tok, given, predicted, score in state["flags"]]}
+
+    def _flags_by_name(self, state: dict) -> list[list]:
+        """The flags of an edit's record as [token, given, predicted, score] in today's labels
+        (see :meth:`_flags_by_id`; a merged label's id follows the merge, a flag naming a
+        deleted label goes, a plain tag string, of older records, stays as it is)."""
+        names = {lid: name for name, lid in self._label_ids().items()}
+        redirects = dict(self._q("SELECT old_id, new_id FROM label_redirects"))
+
+        def name(tag):
+            if isinstance(tag, str):
+                return tag
+            label = names.get(redirects.get(tag[1], tag[1]))
+            return None if label is None else f"{tag[0]}-{label}"
+        out = []
+        for tok, given, predicted, score in state["flags"]:
+            given, predicted = name(given), name(predicted)
+            if given is not None and predicted is not None and given != predicted:
+                out.append([tok, given, predicted, score])
+        return out
 
     def _end_redo_branch(self) -> None:
         """A new edit ends this origin's redo branch, and the one it inherits from dead origins

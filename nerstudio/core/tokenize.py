@@ -36,6 +36,8 @@ _TOKEN_RE = regex.compile(
 )
 
 _BLANK_LINE = regex.compile(r"\n[ \t\r]*\n")
+_GRAPHEME = regex.compile(r"\X")
+_LINE_BREAK = regex.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # str.splitlines' breaks
 _SENTENCE_END = {".", "!", "?", "...", "…", "。", "！", "？"}
 _CLOSERS = {'"', "'", "”", "’", ")", "]", "»"}
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd",
@@ -46,23 +48,33 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc"
 def tokenize(text: str, boundaries: Iterable[int] = ()) -> list[Token]:
     """Split ``text`` into Tokens. ``boundaries`` are character offsets where a token must begin or
     end (entity edges from a character-offset import), splitting a token that straddles one."""
-    cuts = sorted(set(boundaries))
+    graphemes = None if text.isascii() else grapheme_bounds(text)
+    cuts = sorted(c for c in set(boundaries) if graphemes is None or c in graphemes)
     tokens = []
     for m in _TOKEN_RE.finditer(text):
         start, end = m.span()
         inner = [c for c in cuts if start < c < end] if cuts else []
         for s, e in zip([start] + inner, inner + [end]):
+            if graphemes is not None and tokens and tokens[-1].end == s and s not in graphemes:
+                s = tokens.pop().start  # never split a character cluster (a mark after U.S.)
             tokens.append(Token(text[s:e], s, e))
     return tokens
 
 
-def _ends_sentence(tokens: list[Token], i: int, text: str) -> bool:
+def grapheme_bounds(text: str) -> set[int]:
+    """Offsets where a user-perceived character (``\\X``: a letter with its combining marks, a
+    ZWJ emoji sequence, a flag) begins, and ``len(text)``: the only places a token or a span
+    may start or end."""
+    return {m.start() for m in _GRAPHEME.finditer(text)} | {len(text)}
+
+
+def _ends_sentence(tokens: list[Token], i: int, text: str, lines: bool = False) -> bool:
     tok = tokens[i]
     if i + 1 >= len(tokens):
         return False
     nxt = tokens[i + 1]
     gap = text[tok.end:nxt.start]
-    if _BLANK_LINE.search(gap):
+    if _BLANK_LINE.search(gap) or (lines and _LINE_BREAK.search(gap)):
         return True
     if tok.text in _CLOSERS and i > 0 and tokens[i - 1].text in _SENTENCE_END:
         tok_is_end = True
@@ -79,17 +91,19 @@ def _ends_sentence(tokens: list[Token], i: int, text: str) -> bool:
     return first.isupper() or first.isdigit() or first in "\"'“‘([«" or not first.isascii()
 
 
-def split_sentences(text: str, tokens: list[Token] | None = None) -> list[list[Token]]:
+def split_sentences(text: str, tokens: list[Token] | None = None, *,
+                    lines: bool = False) -> list[list[Token]]:
     """Group the tokens of ``text`` into sentences (offsets stay relative to ``text``).
 
     A sentence ends at . ! ? (and a closing quote after one) followed by a capital, a digit or an
     opening quote, unless the period ends a known abbreviation or an initial; a blank line always
-    ends one."""
+    ends one. ``lines``: every line break ends one too (pasted lines are sentences of their own;
+    an imported document may be hard-wrapped mid-sentence, so that is not the default)."""
     tokens = tokenize(text) if tokens is None else tokens
     sentences, current = [], []
     for i, tok in enumerate(tokens):
         current.append(tok)
-        if _ends_sentence(tokens, i, text):
+        if _ends_sentence(tokens, i, text, lines):
             sentences.append(current)
             current = []
     if current:

@@ -106,13 +106,12 @@ class KeepFresh(QObject):
         if session is self._session:
             return
         if self._session is not None:
-            self._session.sentence_changed.disconnect(self._labelling)
-            self._session.sentences_changed.disconnect(self._labelling_many)
+            self._session.unsubscribe(self)
         self._session = session
         self._snoozed_at = None
         if session is not None:
-            session.sentence_changed.connect(self._labelling)
-            session.sentences_changed.connect(self._labelling_many)
+            session.follow(self, sentence_changed=self._labelling,
+                           sentences_changed=self._labelling_many)
             if self.enabled():
                 QTimer.singleShot(0, self.check)
         self.update_text()

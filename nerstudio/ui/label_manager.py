@@ -62,8 +62,8 @@ class LabelManager(QDialog):
         layout.addLayout(row)
         layout.addWidget(close)
         self._select_next: str | None = None
-        session.labels_changed.connect(self._labels_changed)
-        self.finished.connect(lambda _r: session.labels_changed.disconnect(self._labels_changed))
+        session.follow(self, labels_changed=self._labels_changed)
+        self.finished.connect(lambda _r: session.unsubscribe(self))
         if session.read_only:
             for b in self.buttons.values():
                 b.setEnabled(False)

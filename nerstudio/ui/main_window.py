@@ -508,12 +508,14 @@ class MainWindow(QMainWindow):
         self._close_session()
         self.session = session
         self.read_only = read_only or session.read_only
-        session.labels_changed.connect(self.reload_labels)
-        session.label_replaced.connect(self._label_replaced)
-        session.sentence_changed.connect(self._sentence_changed)
-        session.sentences_changed.connect(self._sentences_changed)
-        session.active_model_changed.connect(lambda _run: self.load_active_model())
-        session.written.connect(self._wrote)
+        session.follow(self, labels_changed=self.reload_labels,
+                       label_replaced=self._label_replaced,
+                       sentence_changed=self._sentence_changed,
+                       sentences_changed=self._sentences_changed,
+                       active_model_changed=self._active_model_changed,
+                       order_changed=self._order_refreshed,  # e.g. a terminal's preannotate
+                       flags_changed=self._sentences_changed,  # a terminal's review
+                       written=self._wrote)
         self.model = SentenceListModel(session.store, self)
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
@@ -564,7 +566,11 @@ class MainWindow(QMainWindow):
         self.table.setModel(None)
         self.current_id, self._shown, self._shown_suggestions = None, None, []
         self._give_views_the_session(None)
+        old.unsubscribe(self)
         old.close()
+
+    def _active_model_changed(self, _run_id=None) -> None:
+        self.load_active_model()
 
     def _update_title(self) -> None:
         if self.session is None:
@@ -1178,6 +1184,7 @@ class MainWindow(QMainWindow):
                                        status=status, version=version)
         self._shown, self._shown_suggestions = sentence, suggestions
         self.editor.set_sentence(sentence, suggestions)
+        self._show_flags(sentence)  # the edit settled the sentence's flags in the file
         self._show_info(sentence, suggestions)
 
     def mark_done_and_next(self) -> None:

@@ -170,15 +170,14 @@ class Playground(SessionView, QWidget):
         if session is self._session:
             return
         if self._session is not None:
-            self._session.active_model_changed.disconnect(self._active_model_changed)
-            self._session.labels_changed.disconnect(self._rerender)
+            self._session.unsubscribe(self)
         self._session = session
         if self._pending_add is not None:  # it was meant for the other project
             self._pending_add = None
             self.add_button.setEnabled(True)
         if session is not None:
-            session.active_model_changed.connect(self._active_model_changed)
-            session.labels_changed.connect(self._rerender)
+            session.follow(self, active_model_changed=self._active_model_changed,
+                           labels_changed=self._rerender)
         self._rerender()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -301,7 +300,7 @@ class Playground(SessionView, QWidget):
         if store is None:
             return 0
         tokens = tokenize(text)
-        groups = split_sentences(text, tokens)
+        groups = split_sentences(text, tokens, lines=True)  # each pasted line: its own sentence
         where = {}  # token index in the whole text -> (sentence, index in that sentence)
         k = 0
         for g, group in enumerate(groups):

@@ -223,13 +223,14 @@ class TrainView(SessionView, QWidget):
         if session is self._session:
             return
         if self._session is not None:
-            self._session.runs_changed.disconnect(self.refresh_runs)
-            self._session.active_model_changed.disconnect(self._active_changed)
+            self._session.unsubscribe(self)
         self._session = session
         if session is not None:
-            session.runs_changed.connect(self.refresh_runs)
-            session.active_model_changed.connect(self._active_changed)
-        self._follow_labelling(session)
+            session.follow(self, runs_changed=self.refresh_runs,
+                           active_model_changed=self._active_changed,
+                           # the auto values depend on how many sentences are labelled
+                           sentence_changed=self._recount, sentences_changed=self._recount)
+        self.show_auto_values()
         if self.worker is None:  # another project: nothing of the last one stays on show
             self._clear_overlays()
             self._reset_charts()
@@ -569,18 +570,6 @@ class TrainView(SessionView, QWidget):
         if path:
             self.base_model.setCurrentText(path)
 
-    def _follow_labelling(self, session) -> None:
-        """The auto values depend on how many sentences are labelled: recount after edits."""
-        previous = getattr(self, "_counted_session", None)
-        if previous is not None:
-            previous.sentence_changed.disconnect(self._recount)
-            previous.sentences_changed.disconnect(self._recount)
-        self._counted_session = session
-        if session is not None:
-            session.sentence_changed.connect(self._recount)
-            session.sentences_changed.connect(self._recount)
-        self.show_auto_values()
-
     def _recount(self, *_args) -> None:
         self._auto_timer.start()
 
@@ -691,8 +680,7 @@ class TrainView(SessionView, QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.progress_text.setText("Loading the model and the data…")
-        self.worker.start()
-        QTimer.singleShot(500, self._runs_changed)  # the run's row exists by then
+        self.worker.start()  # its Started event lists the new run (its row exists by then)
         return self.worker
 
     def cancel(self) -> None:

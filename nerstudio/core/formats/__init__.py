@@ -6,7 +6,6 @@ A sentence's status survives a round trip: JSON, HF and doccano records carry a 
 exports only labelled / reviewed sentences unless asked."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from .. import openfiles
 from ..domain import Sentence
 from ..errors import ImportFormatError
 from ..store import ProjectStore
-from ._io import read_lines, strip_token_prefix
+from ._io import JSONTooDeep, json_loads, read_lines, strip_token_prefix
 from .conll import check_folder_export, is_folder_target, read_conll, write_conll
 from .hf import read_hf, write_hf
 from .jsonl import read_json_records, sidecar_path, write_jsonl
@@ -47,12 +46,12 @@ def detect_format(path: str | Path) -> str:
         return "spacy"
     if ext in (".conll", ".conllu", ".iob", ".iob2", ".bio", ".tsv"):
         return "conll"
-    first = next((line for _n, line in read_lines(p) if line.strip()), None)
+    number, first = next(((n, line) for n, line in read_lines(p) if line.strip()), (0, None))
     if first is None:
         raise ImportFormatError("empty file", path)
     stripped = first.lstrip()
     if stripped.startswith("{") or stripped.startswith("["):
-        return _sniff_json(p, stripped)
+        return _sniff_json(p, stripped, number)
     fields = first.split()
     if fields[0] == "-DOCSTART-" or (len(fields) >= 2 and _looks_like_tag(fields[-1])):
         return "conll"
@@ -63,14 +62,16 @@ def _looks_like_tag(s: str) -> bool:
     return s == "O" or (len(s) > 2 and s[1] == "-" and s[0] in "BIESLU")
 
 
-def _sniff_json(path: Path, first: str) -> str:
+def _sniff_json(path: Path, first: str, number: int = 1) -> str:
     try:
-        obj = json.loads(first) if first.startswith("{") else None
+        obj = json_loads(first) if first.startswith("{") else None
+    except JSONTooDeep as exc:
+        raise ImportFormatError(f"not valid JSON: {exc}", path, number) from exc
     except ValueError:
         obj = None
     if obj is None:  # a JSON array: peek at the first record
         try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
+            data = json_loads(path.read_text(encoding="utf-8-sig"))
             obj = data[0] if isinstance(data, list) and data else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ImportFormatError(f"not valid JSON: {exc}", path) from exc
@@ -78,8 +79,8 @@ def _sniff_json(path: Path, first: str) -> str:
         raise ImportFormatError("records must be JSON objects", path, 1)
     if _is_prodigy(obj):
         return "prodigy"
-    if "tokens" in obj:
-        return "jsonl"
+    if "tokens" in obj and not ("text" in obj and "label" in obj and "ner_tags" not in obj):
+        return "jsonl"  # (text, label and tokens: a nerstudio doccano export)
     if "data" in obj and ("annotations" in obj or "predictions" in obj or "id" in obj):
         return "labelstudio"
     if "text" in obj:  # a bare text: doccano's, or a Prodigy task not annotated yet
@@ -95,7 +96,7 @@ def _later_prodigy(path: Path, records: int = 200) -> bool:
         if n >= records:
             break
         try:
-            obj = json.loads(line) if line.strip() else None
+            obj = json_loads(line) if line.strip() else None
         except ValueError:
             return False
         if isinstance(obj, dict) and ("label" in obj or "labels" in obj or "entities" in obj):
@@ -159,13 +160,16 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
                 sentence_split: bool = True,
                 on_progress: Callable[[int], None] | None = None,
                 report: ImportReport | None = None, strip_prefix: str | None = None,
-                labels_strict: bool = False) -> int:
+                labels_strict: bool = False, skip_duplicates: bool = True) -> int:
     """Import one file (or HF dataset) in one transaction: on any error nothing changes.
     ``report`` (an ImportReport) is filled as the file is read: the project's labels before the
     import are its ``known`` (kept from the first file of an ``import_together`` block).
     ``labels_strict`` refuses a file that brings labels the project does not declare (checked
     after reading, before anything is copied; inside ``import_together`` check the report at
-    the end of the block instead, to name every file's labels)."""
+    the end of the block instead, to name every file's labels). ``skip_duplicates`` leaves out
+    the sentences the project already has (same text and tokens: a file imported twice adds
+    nothing), counted in the report (inside ``import_together`` the block's flag decides, and
+    the caller tells the report with ``report.duplicates(*store.last_duplicates)`` after it)."""
     report = report if report is not None else ImportReport()
     if report.known is None:
         report.known = set(store.label_set().names)
@@ -173,8 +177,10 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
                  sentence_split=sentence_split, report=report, strip_prefix=strip_prefix)
     if labels_strict:
         items = _strict_at_end(items, report)
-    return store.import_items(items, source=str(path), ratios=ratios, seed=seed,
-                              on_progress=on_progress)
+    n = store.import_items(items, source=str(path), ratios=ratios, seed=seed,
+                           on_progress=on_progress, skip_duplicates=skip_duplicates)
+    report.duplicates(*store.last_duplicates)
+    return n
 
 
 def _strict_at_end(items, report: ImportReport):

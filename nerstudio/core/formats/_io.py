@@ -2,6 +2,7 @@
 conversion with file-level tag-scheme detection."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -33,6 +34,20 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise ImportFormatError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
                                         path, number) from exc
             yield number, text.rstrip("\r\n")
+
+
+class JSONTooDeep(ValueError):
+    """JSON nested deeper than Python's stack can read."""
+
+
+def json_loads(text: str):
+    """``json.loads``, with nesting too deep for Python's stack (``[[[[...`` by the hundred
+    thousand) a ValueError like any other bad JSON, so callers report it in one line with the
+    file and line, not a RecursionError traceback."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise JSONTooDeep("nested too deeply to read") from None
 
 
 def strip_token_prefix(sentence: Sentence, prefix: str) -> Sentence:

@@ -11,7 +11,7 @@ from ..domain import SPLITS
 from ..errors import ImportFormatError
 from ..iob import spans_to_tags
 from ..store import ProjectStore
-from ._io import read_lines, record_status, split_from_name, tagged_sentences
+from ._io import json_loads, read_lines, record_status, split_from_name, tagged_sentences
 from .safety import atomic_file
 
 _SPLIT_ALIASES = {"validation": "dev", "valid": "dev", "val": "dev"}
@@ -25,7 +25,7 @@ def _find_label_list(path: Path) -> list[str] | None:
     for candidate in (sidecar_path(path), path.with_name("labels.json")):
         if candidate.exists():
             try:
-                names = json.loads(candidate.read_text(encoding="utf-8-sig"))
+                names = json_loads(candidate.read_text(encoding="utf-8-sig"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ImportFormatError(f"label list is not valid JSON: {exc}", candidate) from exc
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -62,7 +62,7 @@ def _jsonl_objects(path: Path):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, json_loads(line)
         except ValueError as exc:
             shown = repr(line if len(line) <= 60 else line[:60] + "…")  # invisible chars escaped
             raise ImportFormatError(f"not valid JSON: {exc} in {shown}", path, number) from exc
@@ -71,7 +71,7 @@ def _jsonl_objects(path: Path):
 def _json_objects(path: Path):
     text = "\n".join(line for _n, line in read_lines(path))
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except ValueError as exc:
         raise ImportFormatError(f"not valid JSON: {exc}", path, getattr(exc, "lineno", None)) from exc
     if not isinstance(data, list):

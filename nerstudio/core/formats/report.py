@@ -41,6 +41,12 @@ class ImportReport:
     converted_first: str | None = None
     skipped: Counter = field(default_factory=Counter)  # reason (e.g. "reject") -> records
     skipped_first: str | None = None
+    utf16: int = 0  # records whose span offsets counted UTF-16 code units, converted
+    utf16_first: str | None = None
+    widened: int = 0  # span edges inside a character cluster, moved out to keep it whole
+    widened_first: str | None = None
+    already: int = 0  # sentences the project already had, skipped
+    read: int = 0  # sentences read (with those skipped)
 
     # -- filled by the readers ------------------------------------------------------------------
     def sentence(self, sentence, where) -> None:
@@ -63,6 +69,21 @@ class ImportReport:
             else:
                 self.repaired += 1
                 self.repaired_first = self.repaired_first or where_of(i)
+
+    def offsets(self, utf16: bool, widened: int, where: str) -> None:
+        """A record's span offsets were converted from UTF-16 units (``utf16``) and / or had
+        ``widened`` edges moved to the edge of a character cluster."""
+        if utf16:
+            self.utf16 += 1
+            self.utf16_first = self.utf16_first or where
+        if widened:
+            self.widened += widened
+            self.widened_first = self.widened_first or where
+
+    def duplicates(self, skipped: int, read: int) -> None:
+        """Of ``read`` sentences, ``skipped`` were already in the project (the store's
+        ``last_duplicates``); set, not added: the store counts a whole import."""
+        self.already, self.read = skipped, read
 
     def skip(self, reason: str, where: str) -> None:
         self.skipped[reason] += 1
@@ -104,6 +125,16 @@ class ImportReport:
             why = ", ".join(f"{n} {reason}" for reason, n in self.skipped.items())
             out.append(f"skipped {_n(sum(self.skipped.values()), 'record')} ({why}), first at "
                        f"{self.skipped_first}")
+        if self.utf16:
+            out.append(f"converted the span offsets of {_n(self.utf16, 'record')} from UTF-16 "
+                       "code units (older Label Studio, JavaScript) to characters, first at "
+                       f"{self.utf16_first}")
+        if self.widened:
+            out.append(f"widened {_n(self.widened, 'span edge')} that cut a character (a letter "
+                       f"and its accent, an emoji sequence), first at {self.widened_first}")
+        if self.already:
+            out.append(f"{self.already} of {_n(self.read, 'sentence')} are already in the "
+                       "project (same text and tokens); skipped")
         if not out:
             out.append("no new labels, no tags repaired, nothing skipped")
         return out
@@ -114,7 +145,8 @@ class ImportReport:
     @property
     def notable(self) -> bool:
         """Something beyond sentences imported: worth showing the user."""
-        return bool(self.new_labels() or self.repaired or self.converted or self.skipped)
+        return bool(self.new_labels() or self.repaired or self.converted or self.skipped
+                    or self.utf16 or self.widened or self.already)
 
 
 def _n(count: int, word: str) -> str:

@@ -12,7 +12,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import NerStudioError
+from ..errors import NerStudioError, cannot_write
 
 _PROJECT_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
@@ -81,6 +81,17 @@ def check_folder_target(target: str | Path, force: bool) -> None:
         raise ExportTargetError(f"{target}: folder is not empty; use --force to replace it")
 
 
+class ExportWriteError(NerStudioError):
+    """Writing the export failed (a full disk, a file size limit, a quota, an I/O error): the
+    half-written file is removed, an old one is as it was. Says why and names the file."""
+
+
+def _write_error(exc: OSError, target: Path, what: str = "file") -> ExportWriteError:
+    """A write's OSError names no file (``File too large``): say why, naming ``target``."""
+    return ExportWriteError(cannot_write(target, exc.errno, (exc.strerror or str(exc)).lower())
+                            + f"; the {what} was not written (an older one is unchanged)")
+
+
 def _part_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
 
@@ -98,6 +109,11 @@ def atomic_file(target: str | Path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(part, target)
+    except OSError as exc:  # a write, flush or fsync (a file of the writer's own: its name)
+        part.unlink(missing_ok=True)
+        if exc.filename is not None:
+            raise
+        raise _write_error(exc, target) from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -112,6 +128,11 @@ def atomic_folder(target: str | Path):
     part.mkdir()
     try:
         yield part
+    except OSError as exc:
+        shutil.rmtree(part, ignore_errors=True)
+        if exc.filename is not None:
+            raise
+        raise _write_error(exc, target, "folder") from exc
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
         raise

@@ -14,9 +14,16 @@ with sentence boundaries becomes one sentence per ``doc.sents`` (two sentences j
 across the boundary stay one); each Doc is a document. Status: the one nerstudio wrote, else
 labelled when the Doc carries entity annotation (entities, or tokens marked O), else unlabelled.
 Split: ``--split``, else the one nerstudio wrote, else from the file name (train.spacy, dev.spacy).
+
+A hostile DocBin is one line, nothing imported: its zlib payload is inflated first with a bound
+(:func:`check_inflated_size`) so a small file that decompresses to gigabytes is refused before
+spaCy allocates it, and nerstudio's ``user_data`` fields of the wrong type (bytes, a dict, a
+header that is not one ``-DOCSTART-`` line) are refused by doc number (:func:`_user_fields`):
+stored, they would break every later CoNLL export.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +35,11 @@ from .safety import atomic_file
 
 MISSING = "the spaCy format needs spaCy: pip install 'nerstudio[spacy]'"
 KEYS = ("nerstudio_status", "nerstudio_split", "nerstudio_document", "nerstudio_header")
+# A DocBin may inflate to INFLATE_RATIO times its size on disk, or INFLATE_FLOOR bytes if more
+# (real DocBins compress 5-20 times; a zlib bomb ~1000 times).
+INFLATE_RATIO = 100
+INFLATE_FLOOR = 256 << 20
+_CHUNK = 1 << 20
 
 
 class SpacyMissing(NerStudioError):
@@ -101,37 +113,92 @@ def read_spacy(path: str | Path, split: str | None = None, report=None) -> Itera
 
     if not path.is_file():
         raise ImportFormatError("no such file", path)
+    data = path.read_bytes()
+    check_inflated_size(data, path)
     try:
-        docbin = DocBin().from_bytes(path.read_bytes())
-    except OSError:
-        raise
+        docbin = DocBin().from_bytes(data)
     except Exception as exc:  # noqa: BLE001 - zlib, msgpack, KeyError...: not a DocBin
-        raise ImportFormatError(f"not a spaCy DocBin file ({type(exc).__name__}: "
-                                f"{' '.join(str(exc).split())[:200]})", path) from exc
+        raise _not_a_docbin(exc, path) from exc
+    del data
     if len(docbin) == 0:
         raise ImportFormatError("no documents in the DocBin", path)
     default_split = split_from_name(path)
     previous = object()
-    for number, doc in enumerate(docbin.get_docs(Vocab()), 1):
-        where = f"doc {number}"
-        data = doc.user_data if isinstance(doc.user_data, dict) else {}
-        document = data.get("nerstudio_document")
+    for number, doc in _docs(docbin, Vocab(), path):
+        document, header, status, doc_split = _user_fields(doc, path, number)
         if document is None or document != previous:
-            yield DocumentStart(document or f"{path.name}#{number}", data.get("nerstudio_header"))
+            yield DocumentStart(document or f"{path.name}#{number}", header)
         previous = document
-        status = data.get("nerstudio_status")
-        if status is not None and status not in STATUSES:
-            raise ImportFormatError(f"unknown nerstudio_status {status!r}", path, number, "doc")
         if status is None:
             status = "labelled" if doc.has_annotation("ENT_IOB") else "unlabelled"
-        doc_split = data.get("nerstudio_split")
-        if doc_split is not None and doc_split not in SPLITS:
-            raise ImportFormatError(f"unknown nerstudio_split {doc_split!r}", path, number, "doc")
         fields = {"split": split or doc_split or default_split, "status": status}
         for sentence in doc_sentences(doc, **fields):
             if report is not None:
-                report.sentence(sentence, f"{path} {where}")
+                report.sentence(sentence, f"{path} doc {number}")
             yield sentence
+
+
+def check_inflated_size(data: bytes, path: Path) -> None:
+    """Refuse (one line) a DocBin whose zlib payload inflates beyond the limit (see
+    INFLATE_RATIO), counting in bounded chunks that are thrown away: a 10 MB file that inflates
+    to 10 GB is refused having held ~1 MB of it, before spaCy inflates it whole."""
+    limit = max(INFLATE_FLOOR, INFLATE_RATIO * len(data))
+    z, total, rest = zlib.decompressobj(), 0, data
+    try:
+        while rest and total <= limit:
+            total += len(z.decompress(rest, _CHUNK))
+            rest = z.unconsumed_tail
+    except zlib.error as exc:
+        raise _not_a_docbin(exc, path) from exc
+    if total > limit:
+        raise ImportFormatError(f"decompresses to more than {limit >> 20} MiB ({INFLATE_RATIO} "
+                                "times its size): refused as a decompression bomb, not imported",
+                                path)
+
+
+def _not_a_docbin(exc: Exception, path: Path) -> ImportFormatError:
+    return ImportFormatError(f"not a spaCy DocBin file ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]})", path)
+
+
+def _docs(docbin, vocab, path: Path):
+    """``(number, doc)`` of the DocBin; a doc spaCy cannot rebuild (a damaged array, user data
+    that is not msgpack) is one line naming it."""
+    docs = docbin.get_docs(vocab)
+    number = 0
+    while True:
+        number += 1
+        try:
+            doc = next(docs)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever spaCy / msgpack raise
+            raise ImportFormatError(f"damaged doc ({type(exc).__name__}: "
+                                    f"{' '.join(str(exc).split())[:200]})", path, number,
+                                    "doc") from exc
+        yield number, doc
+
+
+def _user_fields(doc, path: Path, number: int) -> tuple:
+    """``(document, header, status, split)`` from the Doc's user_data, each None when absent.
+    A field of the wrong type is refused: a bytes or dict document name or header would be
+    stored as is and break every CoNLL export; a header must be one ``-DOCSTART-`` line (any
+    other line would read back as a token)."""
+    data = doc.user_data if isinstance(doc.user_data, dict) else {}
+    values = [data.get(key) for key in KEYS]
+    for key, value in zip(KEYS, values):
+        if value is not None and not isinstance(value, str):
+            raise ImportFormatError(f"{key} must be a string, got {type(value).__name__} "
+                                    f"{repr(value)[:60]}", path, number, "doc")
+    status, doc_split, document, header = values
+    if status is not None and status not in STATUSES:
+        raise ImportFormatError(f"unknown nerstudio_status {status!r}", path, number, "doc")
+    if doc_split is not None and doc_split not in SPLITS:
+        raise ImportFormatError(f"unknown nerstudio_split {doc_split!r}", path, number, "doc")
+    if header and (not header.startswith("-DOCSTART-") or len(header.splitlines()) > 1):
+        raise ImportFormatError(f"nerstudio_header must be one -DOCSTART- line, got "
+                                f"{header[:60]!r}", path, number, "doc")
+    return document, header, status, doc_split
 
 
 def doc_sentences(doc, split: str = "unassigned", status: str = "labelled") -> list[Sentence]:

@@ -44,6 +44,8 @@ SNAPSHOT_WAIT_S = 120        # a rank waits this long for the snapshot on a shar
 CANCEL_GRACE_S = 120         # a GUI cancel not answered within this: every rank is stopped
 STOP_ENV = "NERSTUDIO_STOP_FILE"         # a stop request (cancel) when this file exists
 CONSOLE_ENV = "NERSTUDIO_CONSOLE_DIR"    # --processes: each rank's stdout / stderr go here
+SCRATCH_PREFIX = "nerstudio-ranks-"    # --processes: the ranks' consoles, in the temp folder
+SCRATCH_OWNER = "launcher.json"        # the launcher that owns such a folder (pid, start)
 CPU_SPEED_UPS_OFF = "off: sparse embeddings are a single-process CPU speed-up"
 LR_RULE = ("batch_size is the global batch (all processes together); the learning rate and "
            "the size-aware defaults are those of that global batch, not scaled by the number "
@@ -219,12 +221,14 @@ def free_port() -> int:
 
 def train_argv(project: str | None, config, resume_run: int | None = None,
                events: bool = False, extra: tuple[str, ...] = ()) -> list[str]:
-    """``nerstudio train`` arguments that give a rank this config (the CLI's own flags)."""
+    """``nerstudio train`` arguments that give a rank this config (the CLI's own flags). The
+    project comes last, after ``--``, so a file named ``-x.nerproj`` (which the user typed after
+    ``--``) reaches the ranks as a file, not as an option."""
     from dataclasses import MISSING, fields
 
     from .config import TrainConfig
 
-    argv = ["train"] + ([str(project)] if project else [])
+    argv = ["train"]
     for f in fields(TrainConfig):
         m = f.metadata
         if not m.get("cli", False):
@@ -242,7 +246,7 @@ def train_argv(project: str | None, config, resume_run: int | None = None,
         argv += ["--resume", str(resume_run)]
     if events:
         argv += ["--events", "jsonl"]
-    return [*argv, *extra]
+    return [*argv, *extra, *(["--", str(project)] if project else [])]
 
 
 def launcher_command(processes: int, rank_argv: list[str], port: int | None = None) -> list[str]:
@@ -307,7 +311,9 @@ def run_local(project: str, config, processes: int, resume_run: int | None = Non
     stop every rank now (the run is marked interrupted and can be resumed)."""
     if config.batch_size is not None:
         per_device_batch(config.batch_size, processes)  # refused before anything starts
-    scratch = Path(tempfile.mkdtemp(prefix="nerstudio-ranks-"))
+    clean_stale_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    (scratch / SCRATCH_OWNER).write_text(json.dumps(_me()))
     stop_file = str(scratch / "stop")
     cmd = launcher_command(processes, train_argv(project, config, resume_run, events, extra))
     log = open(scratch / "launcher.log", "wb")
@@ -353,6 +359,37 @@ def run_local(project: str, config, processes: int, resume_run: int | None = Non
         _reconcile(project)  # a rank 0 killed after reporting leaves nothing behind
     _keep_or_clean(scratch, code)
     return code
+
+
+def _me() -> dict:
+    from ..runs import _process_start
+
+    return {"pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def clean_stale_scratch(older_than_s: float = 86400) -> list[Path]:
+    """Delete the rank-console folders of launchers that are gone (killed, or ended with a
+    failure whose logs were kept); a folder without an owner file (an older version's) once it
+    is a day old. Returns what was deleted."""
+    import shutil
+
+    from ..runs import _process_start
+
+    gone = []
+    for folder in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+        try:
+            owner = json.loads((folder / SCRATCH_OWNER).read_text())
+            start = _process_start(int(owner["pid"]))  # None: no such live process
+            alive = start is not None and start == (owner.get("start") or start)
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                alive = time.time() - folder.stat().st_mtime < older_than_s
+            except OSError:
+                continue
+        if not alive and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.append(folder)
+    return gone
 
 
 def _stop_launcher(proc: subprocess.Popen) -> None:

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from .events import (Cancelled, CheckpointSaved, Evaluation, Failed, Finished, S
 
 
 COMPLETE_MARKER = "nerstudio-complete"
+ERROR_LOG = "error.log"  # a run's tracebacks, for a bug report (the console shows one line)
 
 
 class TrainingFailed(Exception):
@@ -68,8 +70,13 @@ def pick_device(keep_core_free: bool = False, threads: int = 0) -> tuple[str, st
 
 
 def load_tokenizer(base: str):
+    """The fast tokenizer of a model folder or hub name. A folder without tokenizer files is
+    refused: transformers would hand back an empty one (every word [UNK], garbage tags)."""
     from transformers import AutoConfig, AutoTokenizer
 
+    if Path(base).is_dir() and not has_tokenizer_files(Path(base)):
+        raise TrainingFailed(f"{base}: no tokenizer files (tokenizer.json / vocab.txt / "
+                             "vocab.json / *.model); copy them from the model it was trained from")
     try:
         config = AutoConfig.from_pretrained(base, trust_remote_code=False)
         kwargs = {"add_prefix_space": True} if config.model_type in ("roberta", "gpt2", "longformer",
@@ -81,6 +88,22 @@ def load_tokenizer(base: str):
         raise TrainingFailed(f"{base!r} has only a slow tokenizer; word alignment needs a fast "
                              "(Rust) tokenizer")
     return tok
+
+
+def has_tokenizer_files(folder: Path) -> bool:
+    """A tokenizer's vocabulary in ``folder``: tokenizer.json, vocab.txt / vocab.json (+ merges),
+    or a SentencePiece model (spiece.model, sentencepiece.bpe.model, tokenizer.model, *.spm)."""
+    return any(p.name == "tokenizer.json" or p.name.startswith("vocab.") or p.suffix in
+               (".model", ".spm") for p in folder.iterdir() if p.is_file())
+
+
+def check_vocabulary(tokenizer, model, name: str) -> None:
+    """Refuse a tokenizer with more tokens than the model has embedding rows: its ids past the
+    end would fail, or (for an embedding resized elsewhere) mean another model's words."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise TrainingFailed(f"{name}: the tokenizer has {len(tokenizer)} tokens but the model "
+                             f"only {rows} word embeddings; they do not belong together")
 
 
 def load_model(base: str, tags: list[str]):
@@ -191,13 +214,54 @@ def train(data: TrainingData | None, config: TrainConfig, output_dir: str | Path
     except TrainingFailed as exc:
         event = Failed(str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
-        import traceback
-
-        traceback.print_exc()  # for a bug report; the user sees the event's one line
-        event = Failed(_explain(exc, config))
+        log = log_traceback(Path(output_dir))  # for a bug report; the user sees one line
+        event = Failed(_disk_full(exc, Path(output_dir)) or
+                       _explain(exc, config) + (f" (details in {log})" if log else ""))
     release_heap()
     on_event(event)
     return event
+
+
+def log_traceback(folder: Path) -> Path | None:
+    """The exception being handled, appended to ``folder/error.log`` (also printed with
+    ``--verbose``), so the console shows one line and a bug report still has the traceback.
+    Returns the log's path, or None when the folder cannot take it."""
+    import traceback
+
+    from ..quiet import is_verbose
+
+    text = traceback.format_exc()
+    if is_verbose():
+        print(text, file=sys.stderr, end="")
+    log = Path(folder) / ERROR_LOG
+    try:
+        if not Path(folder).is_dir():
+            return None
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} (process {os.getpid()})\n{text}")
+    except OSError:
+        return None
+    return log
+
+
+DISK_FULL_TEXTS = ("No space left on device", "iostream error", "failed writing file",
+                   "file write failed", "unexpected pos")  # torch.save's C++ stream errors
+
+
+def _disk_full(exc: Exception, out: Path) -> str | None:
+    """"no space left on device while writing FILE" for a full disk (an OSError ENOSPC, or
+    torch.save's ``basic_ios::clear: iostream error``), else None. FILE: the one the error names,
+    else the newest folder of the run (the checkpoint or model being written), else the run."""
+    import errno
+
+    if not (getattr(exc, "errno", None) == errno.ENOSPC
+            or any(t in str(exc) for t in DISK_FULL_TEXTS)):
+        return None
+    where = getattr(exc, "filename", None)
+    if not where:
+        folders = [p for p in (*_checkpoints(out), out / "model") if p.is_dir()]
+        where = max(folders, key=lambda p: p.stat().st_mtime) if folders else out
+    return f"no space left on device while writing {where}"
 
 
 def _explain(exc: Exception, config: TrainConfig) -> str:
@@ -231,19 +295,48 @@ def _train(data, config, out, on_event, should_stop, resume):
     set_seed(config.seed)
     tokenizer = load_tokenizer(base)
     model = load_model(base, data.tags)
+    check_vocabulary(tokenizer, model, base)
     run = _Run(data, config, out, device, device_name, on_event, should_stop)
     trainer = _build_trainer(run, model, tokenizer)
     freeze_heap()  # the model, the data, torch: no full GC scans of them mid-run
     checkpoint = _resume_checkpoint(out, run.world) if resume else None
     called = time.perf_counter()
     try:
-        output = trainer.train(resume_from_checkpoint=checkpoint)
+        output = (_restore_end(trainer, checkpoint, config) if _at_end(checkpoint) else
+                  trainer.train(resume_from_checkpoint=checkpoint))
     except torch.cuda.OutOfMemoryError as exc:
         raise TrainingFailed(_explain(exc, config)) from exc
     # the whole train() call, sampler and data loader construction included (transformers'
     # train_runtime starts after them): what benchmarks compare with another script's train()
     output.metrics["train_runtime"] = time.perf_counter() - called
     return _collect(run, trainer, tokenizer, output, begun)
+
+
+def _at_end(checkpoint: str | None) -> bool:
+    """Whether a resume starts from the run's last step (killed while saving the final model):
+    the Trainer would train one step past the end (31 of 30)."""
+    if checkpoint is None:
+        return False
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+        return 0 < int(state["max_steps"]) <= int(state["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _restore_end(trainer, checkpoint: str, config: TrainConfig):
+    """The end of training without another step: the checkpoint's state, and the weights the
+    run ends with (its best checkpoint when the best is kept, else the last)."""
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint
+    source = Path(best if config.keep_best and best and Path(best).is_dir() else checkpoint)
+    weights = load_file(str(source / "model.safetensors"))
+    trainer.model.load_state_dict(weights, strict=False)
+    return TrainOutput(trainer.state.global_step, 0.0, {})
 
 
 def _prepare(data, config, out: Path, resume: bool):
@@ -257,7 +350,10 @@ def _prepare(data, config, out: Path, resume: bool):
         data = load_snapshot(snapshot)
         saved = out / "train_config.json"
         if saved.exists():
-            config = TrainConfig.from_dict(json.loads(saved.read_text()))
+            try:
+                config = TrainConfig.from_dict(json.loads(saved.read_text()))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise TrainingFailed(f"{saved}: damaged ({_first_line(exc)})") from exc
         return data, _checked(data, config)
     return prepare_run(data, config, out)
 
@@ -274,7 +370,7 @@ def prepare_run(data: TrainingData, config: TrainConfig, out: Path):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_snapshot(data, out / "data.json")
-    (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    write_atomic(out / "train_config.json", json.dumps(config.to_dict(), indent=2))
     return data, config
 
 
@@ -667,17 +763,38 @@ def drop_incomplete_checkpoints(out: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """``path`` holds ``text`` whole or keeps what it held: a temporary file beside it, synced,
+    then renamed over it (a kill mid-write leaves no half file for a resume to trip on)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def save_snapshot(data: TrainingData, path: Path) -> None:
-    path.write_text(json.dumps({"tags": data.tags,
-                                "train": [[list(e.words), list(e.tags)] for e in data.train],
-                                "dev": [[list(e.words), list(e.tags)] for e in data.dev]}))
+    write_atomic(path, json.dumps({"tags": data.tags,
+                                   "train": [[list(e.words), list(e.tags)] for e in data.train],
+                                   "dev": [[list(e.words), list(e.tags)] for e in data.dev]}))
 
 
 def load_snapshot(path: Path) -> TrainingData:
+    """The run's frozen data; a damaged file (a half write by an older version) is one line."""
     from .data import Example
 
-    raw = json.loads(path.read_text())
-    mk = lambda rows: [Example(tuple(w), tuple(t)) for w, t in rows]  # noqa: E731
-    return TrainingData(mk(raw["train"]), mk(raw["dev"]), raw["tags"])
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        mk = lambda rows: [Example(tuple(w), tuple(t)) for w, t in rows]  # noqa: E731
+        return TrainingData(mk(raw["train"]), mk(raw["dev"]), list(raw["tags"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainingFailed(f"{path}: damaged data snapshot, cannot resume this run "
+                             f"({_first_line(exc)}); start a new run") from exc
 
 
