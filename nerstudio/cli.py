@@ -9,6 +9,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from .cli_common import broken_pipe as _broken_pipe
+from .cli_common import fail as _fail
+from .cli_common import one_line as _one_line
 from .core.errors import NerStudioError
 
 
@@ -664,27 +667,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nerstudio: interrupted", file=sys.stderr)
         return 130
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def _fail(message: str, code: int = 1) -> int:
-    """The one line a failed command prints (never a traceback)."""
-    print(f"nerstudio: error: {' '.join(message.split())}", file=sys.stderr)
-    return code
-
-
-def _broken_pipe() -> int:
-    """``nerstudio stats --json | head``: the reader left. Quiet, and no second error when Python
-    flushes stdout at exit."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    return 141
 
 
 if __name__ == "__main__":

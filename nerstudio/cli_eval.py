@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from dataclasses import fields
 
+from .cli_common import ctrl_c_stops
 from .core.errors import NerStudioError
 
 
@@ -101,13 +101,6 @@ def training_config(a):
 def cmd_train_curve(a) -> int:
     from .core.curve import CurvePoint, CurveStarted, format_table, train_curve, verdict
 
-    stop = {"asked": False}
-
-    def on_sigint(signum, frame):
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        print("stopping after the current step (Ctrl+C again to abort)...", file=sys.stderr)
 
     def on_event(e):
         if isinstance(e, CurveStarted):
@@ -117,43 +110,13 @@ def cmd_train_curve(a) -> int:
             print(f"      dev F1 {e.dev_f1:.4f} in {e.seconds:.1f} s", file=sys.stderr,
                   flush=True)
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread (tests): no Ctrl+C handling
-        previous = None
-    try:
-        points = train_curve(a.project, a.fractions, training_config(a), on_event,
-                             lambda: stop["asked"])
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with ctrl_c_stops() as stop:
+        points = train_curve(a.project, a.fractions, training_config(a), on_event, stop)
     line = verdict(points)
     if a.json:
-        print(json.dumps({"points": points, "verdict": line, "complete": not stop["asked"]},
+        print(json.dumps({"points": points, "verdict": line, "complete": not stop.asked},
                          indent=2))
     else:
         print(format_table(points))
         print(line)
-    return 3 if stop["asked"] else 0
-
-
-# -- for tests before the commands are wired into cli.py ------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nerstudio")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_evaluate_parser(sub)
-    add_train_curve_parser(sub)
-    return p
-
-
-def main_for_tests(argv: list[str]) -> int:
-    """Parse ``argv`` with both subcommands and run one, errors handled as cli.main does."""
-    from .cli import _fail
-
-    args = build_parser().parse_args(argv)
-    try:
-        code = args.func(args)
-        sys.stdout.flush()
-        return code
-    except NerStudioError as exc:
-        return _fail(str(exc), getattr(exc, "exit_code", 1))
+    return 3 if stop.asked else 0

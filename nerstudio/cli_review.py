@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 
+from .cli_common import ctrl_c_stops
 from .cli_eval import add_training_options, training_config
 
 
@@ -65,14 +65,6 @@ def cmd_review(a) -> int:
     from .core.review import FoldDone, FoldStarted, review_project
     from .core.store import ProjectStore
 
-    stop = {"asked": False}
-
-    def on_sigint(signum, frame):
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        print("stopping after the current step (Ctrl+C again to abort); nothing is stored...",
-              file=sys.stderr)
 
     def on_event(e):
         if isinstance(e, FoldStarted):
@@ -82,17 +74,9 @@ def cmd_review(a) -> int:
             f1 = "" if e.dev_f1 is None else f"dev F1 {e.dev_f1:.4f}, "
             print(f"      {f1}{e.seconds:.1f} s", file=sys.stderr, flush=True)
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread (tests): no Ctrl+C handling
-        previous = None
-    try:
-        flags = review_project(a.project, training_config(a), a.folds, on_event,
-                               lambda: stop["asked"], store_flags=not a.no_store,
-                               repeats=a.repeats)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with ctrl_c_stops("stopping after the current step; nothing is stored") as stop:
+        flags = review_project(a.project, training_config(a), a.folds, on_event, stop,
+                               store_flags=not a.no_store, repeats=a.repeats)
     if flags is None:
         print("review cancelled: the project's flags were left as they were", file=sys.stderr)
         return 3

@@ -39,3 +39,80 @@ def test_cli_and_store_start_without_torch():
             "print(sorted(bad)); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- issue #26 item 3: no import cycle inside nerstudio/ ------------------------------------------
+PACKAGE = CORE.parent
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """nerstudio module -> the nerstudio modules it imports, anywhere in the file (a lazy
+    import inside a function counts: it is a cycle all the same, only deferred)."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {m: set() for m in files}
+    for mod, path in files.items():
+        base = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                stem = (".".join(base[:len(base) - node.level + 1] + [node.module or ""])
+                        if node.level else node.module or "").strip(".")
+                targets = [f"{stem}.{a.name}" for a in node.names] + [stem]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target not in files and "." in target:
+                    target = target.rsplit(".", 1)[0]
+                if target in files and target != mod:
+                    graph[mod].add(target)
+                    break
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = import_graph()
+    assert "nerstudio.core.store" in graph["nerstudio.cli"] or any(
+        "nerstudio.core" in m for m in graph["nerstudio.cli"])
+
+
+def test_no_import_cycle_inside_nerstudio():
+    found = cycles(import_graph())
+    assert not found, f"import cycles: {found}"

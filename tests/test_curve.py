@@ -106,19 +106,19 @@ def test_train_curve_failure_is_one_reason_and_cleans_up(tmp_path):
 
 
 def test_cli_train_curve_prints_a_table_and_json(tiny_bert, tmp_path, capsys):
-    from nerstudio.cli_eval import main_for_tests
+    from nerstudio.cli import main as cli_main  # the real door: cli.main
 
     path = make_project(tmp_path / "p.nerproj", n_train=8)
     args = ["train-curve", str(path), "--fractions", "0.5,1", "--base-model", str(tiny_bert),
             "--epochs", "2", "--lr", "5e-3", "--batch-size", "8", "--max-length", "64"]
-    assert main_for_tests(args) == 0
+    assert cli_main(args) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["fraction", "sentences", "dev", "F1", "seconds"]
     assert [line.split()[:3] for line in out[1:3]] == [["50", "%", "4"], ["100", "%", "8"]]
     assert out[3].startswith(("F1 still rising at 100 %", "flat"))
-    assert main_for_tests(args + ["--json"]) == 0
+    assert cli_main(args + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [p["n_train"] for p in data["points"]] == [4, 8] and data["complete"] is True
     assert data["verdict"] == verdict(data["points"])
     with pytest.raises(SystemExit):
-        main_for_tests(["train-curve", str(path), "--fractions", "0,2"])
+        cli_main(["train-curve", str(path), "--fractions", "0,2"])

@@ -144,10 +144,10 @@ def test_store_round_trip_and_old_files(tmp_path):
 
 # -- CLI -----------------------------------------------------------------------------------------
 def test_cli_evaluate_prints_a_per_label_table(finished, capsys):
-    from nerstudio.cli_eval import main_for_tests
+    from nerstudio.cli import main as cli_main  # the real door: cli.main
 
     path, run_id = finished
-    assert main_for_tests(["evaluate", str(path), "--run", str(run_id), "--split", "test"]) == 0
+    assert cli_main(["evaluate", str(path), "--run", str(run_id), "--split", "test"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith(f"run {run_id} on test: 4 sentences, F1 ")
@@ -156,7 +156,7 @@ def test_cli_evaluate_prints_a_per_label_table(finished, capsys):
     assert set(rows) == {"LOC", "ORG", "PER", "micro"}
     assert rows["PER"][3] == "4" and rows["micro"][-1] == "10"
 
-    assert main_for_tests(["evaluate", str(path), "--run", str(run_id), "--json"]) == 0
+    assert cli_main(["evaluate", str(path), "--run", str(run_id), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["run"] == run_id and data["split"] == "test"
     assert set(data["per_label"]) == {"PER", "ORG", "LOC"}
@@ -165,15 +165,15 @@ def test_cli_evaluate_prints_a_per_label_table(finished, capsys):
 
 
 def test_cli_evaluate_errors_are_one_line(finished, capsys):
-    from nerstudio.cli_eval import main_for_tests
+    from nerstudio.cli import main as cli_main  # the real door: cli.main
 
     path, run_id = finished
-    assert main_for_tests(["evaluate", str(path), "--run", "999"]) == 1
+    assert cli_main(["evaluate", str(path), "--run", "999"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("nerstudio: error:") and "no run 999" in err
     assert len(err.splitlines()) == 1
     with pytest.raises(SystemExit):  # argparse: --run is required
-        main_for_tests(["evaluate", str(path)])
+        cli_main(["evaluate", str(path)])
 
 
 def test_evaluate_and_train_curve_as_commands(finished, tiny_bert, tmp_path):

@@ -5,12 +5,13 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..core.errors import NerStudioError
 from . import resources_dir
+from .demo import data_dir, data_location, demo_path  # noqa: F401  (where the app keeps its files)
 from .main_window import MainWindow
 
 
@@ -19,27 +20,6 @@ def app_icon() -> QIcon:
     for n in (16, 32, 48, 64, 128, 256):
         icon.addFile(str(resources_dir() / "icons" / f"nerstudio-{n}.png"))
     return icon
-
-
-def data_dir() -> Path:
-    """nerstudio's folder in the platform's application-data location: ~/.local/share/nerstudio
-    on Linux (or $XDG_DATA_HOME/nerstudio), ~/Library/Application Support/nerstudio on macOS,
-    %LOCALAPPDATA%/nerstudio on Windows. Qt's AppDataLocation appends organisation *and*
-    application name (nerstudio/nerstudio), so the generic location plus one "nerstudio" is used."""
-    path = data_location()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def data_location() -> Path:
-    """:func:`data_dir` without creating it."""
-    base = QStandardPaths.writableLocation(QStandardPaths.GenericDataLocation)
-    return Path(base) / "nerstudio" if base else Path.home() / ".local" / "share" / "nerstudio"
-
-
-def demo_path() -> Path:
-    """Where the demo project lives (created on first use)."""
-    return data_dir() / "demo.nerproj"
 
 
 def offer_demo_text(path: Path) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QStandardPaths
+
 from ..core.domain import Sentence
 from ..core.iob import tags_to_spans
 from ..core.store import ProjectStore
@@ -75,3 +77,25 @@ def create_demo_project(path: str | Path) -> Path:
     with ProjectStore.create(path, "nerstudio demo", ["PER", "ORG", "LOC", "MISC"]) as store:
         store.import_items(demo_sentences(), source="demo")
     return path
+
+
+# -- where the demo lives (app.py and the window's Open demo project) --------------------------
+def data_dir() -> Path:
+    """nerstudio's folder in the platform's application-data location: ~/.local/share/nerstudio
+    on Linux (or $XDG_DATA_HOME/nerstudio), ~/Library/Application Support/nerstudio on macOS,
+    %LOCALAPPDATA%/nerstudio on Windows. Qt's AppDataLocation appends organisation *and*
+    application name (nerstudio/nerstudio), so the generic location plus one "nerstudio" is used."""
+    path = data_location()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_location() -> Path:
+    """:func:`data_dir` without creating it."""
+    base = QStandardPaths.writableLocation(QStandardPaths.GenericDataLocation)
+    return Path(base) / "nerstudio" if base else Path.home() / ".local" / "share" / "nerstudio"
+
+
+def demo_path() -> Path:
+    """Where the demo project lives (created on first use)."""
+    return data_dir() / "demo.nerproj"

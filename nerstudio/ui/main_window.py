@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignCenter)
         v.addWidget(hint)
-        from .app import data_location
+        from .demo import data_location
 
         where = QLabel(f"Try the demo: 40 sentences, half of them labelled, kept at "
                        f"{data_location() / 'demo.nerproj'}")
@@ -846,8 +846,8 @@ class MainWindow(QMainWindow):
 
     def open_demo(self, folder: Path | None = None) -> Path:
         """Open the demo project, creating it on first use in the app-data folder
-        (``app.demo_path()``: ~/.local/share/nerstudio/demo.nerproj on Linux)."""
-        from .app import demo_path
+        (``demo.demo_path()``: ~/.local/share/nerstudio/demo.nerproj on Linux)."""
+        from .demo import demo_path
         from .demo import create_demo_project
 
         path = folder / "demo.nerproj" if folder is not None else demo_path()

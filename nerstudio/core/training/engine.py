@@ -332,8 +332,9 @@ def _restore_end(trainer, checkpoint: str, config: TrainConfig):
     from transformers.trainer_utils import TrainOutput
 
     trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
-    best = trainer.state.best_model_checkpoint
-    source = Path(best if config.keep_best and best and Path(best).is_dir() else checkpoint)
+    best = trainer.state.best_model_checkpoint  # where it was saved: the run may have moved
+    best = Path(checkpoint).parent / Path(best).name if best else None
+    source = best if config.keep_best and best and best.is_dir() else Path(checkpoint)
     weights = load_file(str(source / "model.safetensors"))
     trainer.model.load_state_dict(weights, strict=False)
     return TrainOutput(trainer.state.global_step, 0.0, {})
