@@ -9,6 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from .cli_common import add_config_options, config_from_args
 from .cli_common import broken_pipe as _broken_pipe
 from .cli_common import fail as _fail
 from .cli_common import one_line as _one_line
@@ -358,37 +359,8 @@ def cmd_runs(a) -> int:
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
-    """One option per TrainConfig field, from its metadata (help, kind, choices, flags): the
-    same text and limits the Train view shows. "auto" fields default to None (auto)."""
-    from dataclasses import MISSING, fields
-
-    from .core.training.config import TrainConfig
-
-    group = parser.add_argument_group("hyperparameters (defaults shown; 'auto' = by data size)")
-    for f in fields(TrainConfig):
-        m = f.metadata
-        if not m.get("cli", False):
-            continue
-        flags = m["flags"] or ("--" + f.name.replace("_", "-"),)
-        default = f.default if f.default is not MISSING else None
-        shown = "auto" if default is None else default
-        text = (m["help"] + f" (default: {shown})").replace("%", "%%")
-        if m["kind"] is bool:
-            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=default, help=text)
-            continue
-        group.add_argument(*flags, dest=f.name, type=m["kind"], default=default,
-                           choices=m["choices"], help=text,
-                           metavar=None if m["choices"] else f.name.upper())
-
-
-def _config_from_args(a):
-    from dataclasses import fields
-
-    from .core.training.config import TrainConfig
-
-    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
-                          if hasattr(a, f.name)})
+    """Every TrainConfig field as an option (see cli_common.add_config_options)."""
+    add_config_options(parser)
 
 
 def _data_from_path(path: str):
@@ -461,7 +433,7 @@ def _cmd_train(a, w) -> int:
         from .core.training.distributed import run_local
 
         extra = ("--data", a.data) if a.data else ()
-        return run_local(a.project, _config_from_args(a), processes, a.resume,
+        return run_local(a.project, config_from_args(a), processes, a.resume,
                          events=getattr(a, "events", None) == "jsonl", extra=extra)
     jsonl = getattr(a, "events", None) == "jsonl" and w.main
     stop = {"asked": False}
@@ -496,7 +468,7 @@ def _cmd_train(a, w) -> int:
             bar.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
 
-    config = _config_from_args(a)
+    config = config_from_args(a)
     auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
     out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     event = None

@@ -67,3 +67,43 @@ def ctrl_c_stops(message: str = "stopping after the current step",
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def add_config_options(parser, everywhere_only: bool = False,
+                       title: str = "hyperparameters (defaults shown; 'auto' = by data size)"):
+    """One option per TrainConfig field, from its metadata (help, kind, choices, flags): the
+    same text and limits the Train view shows. "auto" fields default to None (auto).
+    ``everywhere_only``: the fields marked ``everywhere`` (the commands that train models of
+    their own: train-curve, review), with the same defaults as ``train``."""
+    import argparse
+    from dataclasses import MISSING, fields
+
+    from .core.training.config import TrainConfig
+
+    group = parser.add_argument_group(title)
+    for f in fields(TrainConfig):
+        m = f.metadata
+        if not m.get("cli", False) or (everywhere_only and not m.get("everywhere")):
+            continue
+        flags = m["flags"] or ("--" + f.name.replace("_", "-"),)
+        default = f.default if f.default is not MISSING else None
+        shown = "auto" if default is None else default
+        text = (m["help"] + f" (default: {shown})").replace("%", "%%")
+        if m["kind"] is bool:
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=default, help=text)
+            continue
+        group.add_argument(*flags, dest=f.name, type=m["kind"], default=default,
+                           choices=m["choices"], help=text,
+                           metavar=None if m["choices"] else f.name.upper())
+
+
+def config_from_args(a):
+    """The TrainConfig of a command's options (the fields it has; the rest keep their
+    defaults, and "auto" fields left unset stay auto)."""
+    from dataclasses import fields
+
+    from .core.training.config import TrainConfig
+
+    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
+                          if hasattr(a, f.name)})

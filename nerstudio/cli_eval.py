@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 
-from .cli_common import ctrl_c_stops
+from .cli_common import add_config_options, config_from_args, ctrl_c_stops
 from .core.errors import NerStudioError
 
 
@@ -78,24 +77,15 @@ def add_train_curve_parser(subparsers) -> argparse.ArgumentParser:
 
 def add_training_options(s: argparse.ArgumentParser) -> None:
     """The training options of the commands that train models of their own (train-curve,
-    review): the few a user sets there; the rest as ``train``'s defaults."""
-    g = s.add_argument_group("training (as for train; unset values are chosen by data size)")
-    g.add_argument("--base-model", default="embedded",
-                   help="'embedded' (default, offline), a local folder or a Hugging Face name")
-    g.add_argument("--epochs", type=float)
-    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--max-length", type=int, default=128)
-    g.add_argument("--keep-core-free", action="store_true", help="leave one CPU core free")
+    review): TrainConfig's fields marked ``everywhere``, generated from its metadata with
+    ``train``'s defaults and help (the rest as ``train``'s defaults)."""
+    add_config_options(s, everywhere_only=True,
+                       title="training (as for train; 'auto' values are chosen by data size)")
 
 
 def training_config(a):
     """A TrainConfig from ``add_training_options``' values (unset ones stay auto)."""
-    from .core.training import TrainConfig
-
-    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)
-                          if hasattr(a, f.name) and getattr(a, f.name) is not None})
+    return config_from_args(a)
 
 
 def cmd_train_curve(a) -> int:

@@ -27,7 +27,7 @@ def test_every_field_is_a_cli_option_with_its_help_and_default():
 
 
 def test_cli_values_reach_the_config_and_auto_stays_auto(tmp_path):
-    from nerstudio.cli import _config_from_args
+    from nerstudio.cli_common import config_from_args as _config_from_args
 
     parser = build_parser()
     a = parser.parse_args(["train", "p.nerproj", "--lr", "3e-5", "--no-keep-best",
@@ -67,3 +67,57 @@ def test_the_train_view_form_uses_the_same_help_and_ranges(qtbot):
             assert widget.value() == TRAIN_KNOBS[name].default
     if getattr(view, "_warm", None) is not None:
         view._warm.wait(60000)  # the view's start-up worker (imports torch) ends before the test
+
+
+def test_the_train_form_is_generated_from_the_metadata_and_reads_back(qtbot):
+    """Issue #26 item 5: every ``form`` field is a row labelled from its metadata, and the
+    config the Train button starts holds what the form shows (nothing mapped by hand)."""
+    pytest.importorskip("PySide6")
+    from PySide6.QtWidgets import QComboBox, QLabel
+
+    from nerstudio.ui.train_view import TrainView
+
+    class Host:
+        session = None
+        store = None
+
+    view = TrainView(Host())
+    qtbot.addWidget(view)
+    form_fields = [f for f in fields(TrainConfig) if f.metadata.get("form")]
+    assert list(view.knobs) == [f.name for f in form_fields]
+    labels = {w.text() for w in view.findChildren(QLabel)}
+    assert {f.metadata["label"] for f in form_fields} <= labels
+    expected = {}
+    for f in form_fields:
+        w, m = view.knobs[f.name], f.metadata
+        if isinstance(w, QComboBox):
+            value = (m["choices"] or m["suggestions"])[-1]
+            w.setCurrentText(value)
+        else:
+            value = w.maximum()  # a value no default has
+            w.setValue(value)
+        expected[f.name] = value
+    config = view.config()
+    for name, value in expected.items():
+        assert getattr(config, name) == pytest.approx(value) if not isinstance(value, str) \
+            else getattr(config, name) == value, name
+    if getattr(view, "_warm", None) is not None:
+        view._warm.wait(60000)
+
+
+def test_validate_takes_choices_and_ranges_from_the_metadata():
+    """Issue #26 item 5: validate() names any field outside its metadata's choices or range."""
+    base = TrainConfig(epochs=3, batch_size=8, learning_rate=1e-4, warmup_ratio=0.0,
+                       early_stopping_patience=0)
+    assert base.validate() == []
+    from dataclasses import replace
+    for f in fields(TrainConfig):
+        m = f.metadata
+        if m["choices"]:
+            bad = "no-such-choice"
+        elif m["hi"] is not None and m["kind"] in (int, float) and f.name != "epochs":
+            bad = m["kind"](m["hi"] * 2 + 1)
+        else:
+            continue
+        problems = replace(base, **{f.name: bad}).validate()
+        assert any(f.name.replace("_", " ") in p for p in problems), (f.name, problems)

@@ -291,7 +291,6 @@ class TrainView(SessionView, QWidget):
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
-        d = TrainConfig()
         form = QFormLayout()
         self.base_model = QComboBox()
         self.base_model.setEditable(True)
@@ -312,31 +311,12 @@ class TrainView(SessionView, QWidget):
         self.base_model.currentTextChanged.connect(
             lambda t: self.model_info.setText(describe_model(t.strip())))
         self.model_info.setText(describe_model("embedded"))
-        # "auto" (the minimum of each spin box): chosen from the number of labelled train
-        # sentences when the run starts (training/auto.py); the run records the resolved values
-        self.lr = self._knob_spin("learning_rate")
-        self.batch = self._knob_spin("batch_size")
-        self.epochs = self._knob_spin("epochs")
-        self.seed = self._knob_spin("seed")
-        self.wd = self._knob_spin("weight_decay")
-        self.warmup = self._knob_spin("warmup_ratio")
-        self.patience = self._knob_spin("early_stopping_patience")
-        self.accum = self._knob_spin("gradient_accumulation")
-        self.precision = QComboBox()
-        self.precision.addItems(list(TRAIN_KNOBS["mixed_precision"].metadata["choices"]))
-        self.eval_every = QComboBox()
-        self.eval_every.setEditable(True)
-        self.eval_every.addItems(["epoch", "100", "500"])
-        for label, key, w in (("Learning rate", "learning_rate", self.lr),
-                              ("Batch size", "batch_size", self.batch), ("Epochs", "epochs", self.epochs),
-                              ("Seed", "seed", self.seed), ("Weight decay", "weight_decay", self.wd),
-                              ("Warm-up ratio", "warmup_ratio", self.warmup),
-                              ("Early stopping", "early_stopping_patience", self.patience),
-                              ("Gradient accumulation", "gradient_accumulation", self.accum),
-                              ("Mixed precision", "mixed_precision", self.precision),
-                              ("Evaluate every", "eval_every", self.eval_every)):
-            w.setToolTip(knob_help(key))
-            form.addRow(label, w)
+        self.knobs = self._add_knobs(form)
+        (self.lr, self.batch, self.epochs, self.seed, self.wd, self.warmup, self.patience,
+         self.accum, self.precision, self.eval_every) = (self.knobs[name] for name in (
+            "learning_rate", "batch_size", "epochs", "seed", "weight_decay", "warmup_ratio",
+            "early_stopping_patience", "gradient_accumulation", "mixed_precision",
+            "eval_every"))
         # what "auto" will be for this project, shown before the run starts (and kept current)
         self.auto_info = QLabel("")
         self.auto_info.setObjectName("auto-info")
@@ -347,8 +327,9 @@ class TrainView(SessionView, QWidget):
         self._auto_timer.setSingleShot(True)
         self._auto_timer.setInterval(100)  # a burst of edits costs one count
         self._auto_timer.timeout.connect(self.show_auto_values)
-        for w in (self.lr, self.batch, self.epochs, self.warmup, self.patience, self.accum):
-            w.valueChanged.connect(lambda _v: self._auto_timer.start())
+        for w in self.knobs.values():
+            if hasattr(w, "valueChanged"):
+                w.valueChanged.connect(lambda _v: self._auto_timer.start())
         self.device = QLabel("(checking…)")
         self.device.setTextFormat(Qt.PlainText)
         self.device.setWordWrap(True)
@@ -542,6 +523,34 @@ class TrainView(SessionView, QWidget):
         w.setValue(value)
         return w
 
+    def _add_knobs(self, form: QFormLayout) -> dict:
+        """The form's rows, generated from TrainConfig's metadata (``form`` fields, in the
+        dataclass's order): a spin box for a number ("auto" below its range for an auto
+        field), a list for choices, an editable list for ``suggestions``; the label and
+        tooltip are the metadata's. Returns {field name: widget}."""
+        knobs = {}
+        for name, f in TRAIN_KNOBS.items():
+            m = f.metadata
+            if not m.get("form"):
+                continue
+            if m["choices"] or m["suggestions"]:
+                w = QComboBox()
+                w.setEditable(bool(m["suggestions"]))
+                w.addItems(list(m["choices"] or m["suggestions"]))
+                w.setCurrentText(str(f.default))
+            else:
+                w = self._knob_spin(name)
+            w.setToolTip(knob_help(name))
+            form.addRow(m["label"], w)
+            knobs[name] = w
+        return knobs
+
+    def _knob_value(self, name: str):
+        w = self.knobs[name]
+        if isinstance(w, QComboBox):
+            return w.currentText().strip()
+        return self._auto_value(w) if TRAIN_KNOBS[name].default is None else w.value()
+
     def _knob_spin(self, name: str):
         """A spin box for a TrainConfig field, with the range, step and decimals its metadata
         gives; an "auto" field (default None) gets one more value below its range that reads
@@ -594,16 +603,11 @@ class TrainView(SessionView, QWidget):
         self.auto_info.setText(f"auto, for {n_train} train sentences: {values}")
 
     def config(self) -> TrainConfig:
+        """The form's values (every field it shows, from TrainConfig's metadata); the app keeps
+        one core free for itself."""
         return TrainConfig(base_model=self.base_model.currentText().strip() or "embedded",
-                           learning_rate=self._auto_value(self.lr),
-                           batch_size=self._auto_value(self.batch),
-                           epochs=self._auto_value(self.epochs), seed=self.seed.value(),
-                           weight_decay=self.wd.value(),
-                           warmup_ratio=self._auto_value(self.warmup),
-                           early_stopping_patience=self._auto_value(self.patience),
-                           gradient_accumulation=self.accum.value(),
-                           mixed_precision=self.precision.currentText(),
-                           eval_every=self.eval_every.currentText().strip(), keep_core_free=True)
+                           keep_core_free=True,
+                           **{name: self._knob_value(name) for name in self.knobs})
 
     def _say(self, title: str, text: str, kind: str = "information") -> None:
         """A message box whose text (which may hold a run name or an error reason from the
