@@ -36,6 +36,7 @@ from . import openfiles
 from .domain import DEFAULT_COLOURS, SPLITS, STATUSES, Label, LabelSet, Sentence, Span, Token
 from .errors import (ProjectBusyError, ReadOnlyProjectError, StaleEditError, StoreError,
                      TagError, cannot_write)
+from .flag_rules import accept_tag, open_flags
 from .iob import check_spans
 from .schema import APPLICATION_ID, migrations
 
@@ -76,43 +77,6 @@ class ReviewFlag(NamedTuple):
     given: str
     predicted: str
     score: float
-
-
-def _accept_tag(tags: list[str], i: int, predicted: str,
-                flagged: dict[int, str] | None = None) -> list[str]:
-    """``tags`` with token ``i`` taking ``predicted``. When a span's type changes (an entity
-    tag to another type's), the rest of the gold span after ``i`` follows the new type, so a
-    wrongly typed entity is fixed by one accept. When a span's first token becomes O, the
-    span's next tokens that are flagged O too (``flagged``: token -> the flag's predicted tag)
-    go with it, so the model's "not an entity" is one accept, not a stub span made of the
-    rest. The caller repairs the result to IOB2."""
-    tags = list(tags)
-    old = tags[i]
-    tags[i] = predicted
-    flagged = flagged or {}
-    j = i + 1
-    if old != "O" and predicted != "O" and old[2:] != predicted[2:]:
-        while j < len(tags) and tags[j] == "I-" + old[2:]:
-            tags[j] = "I-" + predicted[2:]
-            j += 1
-    elif old.startswith("B-") and predicted == "O":
-        while j < len(tags) and tags[j] == "I-" + old[2:] and flagged.get(j) == "O":
-            tags[j] = "O"
-            j += 1
-    return tags
-
-
-def _settled(flags: list[list], tags: list[str]) -> list[list]:
-    """The flags (token, given, predicted, score) still open once a sentence has ``tags``: a
-    flag stays while its token keeps the given entity type (a B-/I- prefix changed by the IOB2
-    repair is followed) and has not taken the predicted tag; the rest are settled."""
-    out = []
-    for tok, given, predicted, score in flags:
-        tag = tags[tok] if tok < len(tags) else None
-        same = tag == given or (tag not in (None, "O") and given != "O" and tag[2:] == given[2:])
-        if same and tag != predicted:
-            out.append([tok, tag, predicted, score])
-    return out
 
 
 @dataclass
@@ -1401,7 +1365,7 @@ class ProjectStore:
         path (one transaction, version bumped); a type change at a span's first token relabels
         the whole span, a drop takes the span's next tokens flagged O along, and the tags are
         repaired to valid IOB2. Other flags of the sentence that the edit settled go too, the
-        rest stay open (:func:`_settled`). ``keep``: gold is left as it is. Returns whether gold
+        rest stay open (:func:`flag_rules.open_flags`). ``keep``: gold is left as it is. Returns whether gold
         changed. StaleEditError (and the flag dropped) when the sentence changed since the
         review."""
         from .iob import repair_iob2, spans_to_tags, tags_to_spans
@@ -1422,9 +1386,9 @@ class ProjectStore:
                 spans = list(sentence.spans)
                 if accept:
                     tags = spans_to_tags(sentence.spans, len(sentence.tokens))
-                    tags = repair_iob2(_accept_tag(tags, token_index, predicted,
+                    tags = repair_iob2(accept_tag(tags, token_index, predicted,
                                                    {f[0]: f[2] for f in rest}))
-                    spans, rest = tags_to_spans(tags), _settled(rest, tags)
+                    spans, rest = tags_to_spans(tags), open_flags(rest, tags)
                 return self._set_spans_in_transaction(sentence_id, spans, (flags, rest))
             self.db.execute("DELETE FROM review_flags WHERE sentence_id = ? AND token_index = ?",
                             (sentence_id, token_index))
