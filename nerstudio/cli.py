@@ -434,7 +434,8 @@ def _cmd_train(a, w) -> int:
 
         extra = ("--data", a.data) if a.data else ()
         return run_local(a.project, config_from_args(a), processes, a.resume,
-                         events=getattr(a, "events", None) == "jsonl", extra=extra)
+                         events=getattr(a, "events", None) == "jsonl", extra=extra,
+                         reconcile=lambda: _reconcile_runs(a.project))
     jsonl = getattr(a, "events", None) == "jsonl" and w.main
     stop = {"asked": False}
 
@@ -513,6 +514,14 @@ def _cmd_train(a, w) -> int:
               file=sys.stderr)
         return 1
     return 0 if isinstance(event, Finished) else 1
+
+
+def _reconcile_runs(project: str) -> list[int]:
+    """The project's runs whose processes are gone, marked interrupted (after --processes)."""
+    from .core.runs import reconcile
+
+    with _open(project) as store:
+        return reconcile(store)
 
 
 def _resume_command(a, run_id: int | None, out: Path, w) -> str:

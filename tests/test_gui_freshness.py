@@ -166,7 +166,7 @@ def test_a_run_that_waited_for_the_train_view_starts_when_it_is_free(window, qtb
     qtbot.waitUntil(lambda: w.keep_fresh.worker is not None, timeout=60000)  # no new label
     with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
         pass
-    assert type(blocker.args[0][1]).__name__ == "Finished"
+    assert type(blocker.args[0].event).__name__ == "Finished"
 
 
 def test_a_background_run_that_scores_worse_on_the_dev_split_does_not_replace_the_model(

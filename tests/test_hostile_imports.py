@@ -434,3 +434,16 @@ def test_a_doccano_export_with_an_emoji_and_a_span_inside_a_word_reads_back(tmp_
     with ProjectStore(back) as s:
         assert [(x.words, x.spans) for x in s.iter_sentences()] == [
             (["😀", "can", "not", "stop"], [Span(1, 2, "X")])]
+
+
+def test_a_prodigy_span_edge_inside_a_character_is_moved_out(tmp_path):
+    proj = tmp_path / "p.nerproj"
+    assert cli("init", proj).returncode == 0
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps({"text": "Cafe\u0301 Noir opened.", "answer": "accept",
+                                "spans": [{"start": 0, "end": 4, "label": "ORG"}]}) + "\n",
+                    encoding="utf-8")
+    res = cli("import", proj, path, "--format", "prodigy")
+    assert res.returncode == 0, res.stderr
+    assert _entities(proj) == [("Cafe\u0301", "ORG")]
+    assert "widened 1 span edge that cut a character" in res.stderr

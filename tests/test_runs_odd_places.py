@@ -104,23 +104,23 @@ def test_an_unwritable_runs_folder_is_refused_before_a_run_row_exists(tmp_path):
 def test_a_resume_from_the_last_step_does_not_train_past_the_end(tiny_bert, tmp_path):
     """Killed while the final model was saved: the last checkpoint is the last step. The resume
     saves the model the run ended with (its best checkpoint) and trains no step past the end
-    (it did: 9 of 8)."""
+    (it did: 13 of 12)."""
     from safetensors.torch import load_file
 
     from nerstudio.core.training import Finished, Step, TrainingData, train
 
     from .test_training import TAGS, TRAIN, tiny_config
 
-    cfg = tiny_config(tiny_bert, max_steps=8, logging_steps=1, eval_every="4",
-                      learning_rate=0.1)  # diverges: the best is the first checkpoint
+    cfg = tiny_config(tiny_bert, max_steps=12, logging_steps=1, eval_every="4",
+                      learning_rate=1e-2)  # dev F1 1.0 from step 8: the best is not the last
     whole = train(TrainingData(TRAIN, TRAIN[:6], TAGS), cfg, tmp_path)
-    assert isinstance(whole, Finished) and whole.steps == 8, whole
-    assert whole.best_checkpoint == str(tmp_path / "checkpoint-4")
+    assert isinstance(whole, Finished) and whole.steps == 12, whole
+    assert whole.best_checkpoint == str(tmp_path / "checkpoint-8")
     weights = load_file(tmp_path / "model" / "model.safetensors")
     shutil.rmtree(tmp_path / "model")  # the kill, mid-save
     events = []
     resumed = train(None, cfg, tmp_path, events.append, resume=True)
-    assert isinstance(resumed, Finished) and resumed.steps == 8, resumed
+    assert isinstance(resumed, Finished) and resumed.steps == 12, resumed
     assert [e.step for e in events if isinstance(e, Step)] == []
     again = load_file(tmp_path / "model" / "model.safetensors")
     assert weights.keys() == again.keys()

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import StoreError
+from .procs import process_start
 from .store import ProjectStore
 from .training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig,
                        TrainingData, train)
@@ -36,11 +37,25 @@ LABELLED = ("labelled", "reviewed")
 
 
 def snapshot(store: ProjectStore) -> TrainingData:
-    """The labelled train and dev sentences and the label set, as plain data."""
+    """The labelled train sentences, the labelled dev sentences and the label set, as plain
+    data. Labelled sentences in no split ("unassigned": a file whose name names no split
+    imports there) train too, as ``train --data`` does with such a file: a user who labelled
+    them should not need a detour to use them (dev is then held out as usual)."""
     return TrainingData.from_sentences(
-        list(store.iter_sentences(split="train", status=LABELLED)),
+        list(store.iter_sentences(split="train", status=LABELLED))
+        + list(store.iter_sentences(split="unassigned", status=LABELLED)),
         list(store.iter_sentences(split="dev", status=LABELLED)),
         store.label_set().names)
+
+
+def unassigned_note(store: ProjectStore) -> str | None:
+    """The line that says labelled sentences in no split are used as train (None: none are)."""
+    n = store.count(split="unassigned", status=LABELLED)
+    if not n:
+        return None
+    dev = store.count(split="dev", status=LABELLED)
+    return (f"train: {n} labelled sentence{'s' * (n != 1)} in no split used as train"
+            + ("" if dev else "; dev: a seeded share of train held out"))
 
 
 def runs_dir(project: Path) -> Path:
@@ -244,14 +259,7 @@ def _claim_resume(store: ProjectStore, run_id: int) -> tuple[int, Path, TrainCon
 
 
 # -- who runs a run ------------------------------------------------------------------------------
-def _process_start(pid: int) -> str | None:
-    """The process's start time from /proc (so a reused pid is not taken for it); None when
-    there is no such live process (a zombie counts as dead)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
+_process_start = process_start  # (the name tests and older callers use)
 
 
 def _write_owner(folder: Path, project: Path | None = None) -> None:

@@ -12,8 +12,8 @@ of another process still marked running), a run starts with the size-aware defau
 the project's (else the default base model). It runs through the Train view's own ``start``, so
 the Train tab shows it live, its Train button waits for it, and on success the view makes the run
 active as it does for any run, unless it scored worse than the active run on the project's own
-dev split (:meth:`KeepFresh.better_than_active`: a background run never silently replaces a
-better model); the window then refreshes suggestions and the active-learning order
+dev split (``usecases.publish_decision``, the rule every run follows: a run never silently
+replaces a better model); the window then refreshes suggestions and the active-learning order
 (:class:`nerstudio.ui.active.ModelRefresher`). A run that waited for the Train view (a run, a
 train curve, an evaluation) starts when the view becomes idle. The status bar shows
 "Retraining in the background: step x/y" with a Cancel button. A cancelled or failed run changes
@@ -63,8 +63,10 @@ def base_model_for(store, active_run: int | None) -> str | None:
 
 
 def labelled_count(store) -> int:
-    """Labelled (or reviewed) sentences of the train and dev splits: what a run learns from."""
-    return sum(store.count(split=split, status=LABELLED) for split in ("train", "dev"))
+    """Labelled (or reviewed) sentences a run learns from: train, dev and those in no split
+    (``runs.snapshot`` trains on them too)."""
+    return sum(store.count(split=split, status=LABELLED)
+               for split in ("train", "dev", "unassigned"))
 
 
 class KeepFresh(QObject):
@@ -252,7 +254,7 @@ class KeepFresh(QObject):
         """Start the run now, through the Train view (which shows it and makes it active)."""
         view = self.window.train_view
         start_count = self.count()
-        worker = view.start(self.config(), activation_check=self.better_than_active)
+        worker = view.start(self.config())
         if worker is None:
             return None
         self.worker, self.run_id, self._start_count, self._step = worker, None, start_count, (0, 0)
@@ -263,26 +265,6 @@ class KeepFresh(QObject):
         self.update_text()
         self.started.emit(worker)
         return worker
-
-    def better_than_active(self, run_id: int) -> tuple[bool, str]:
-        """A background run replaces the active model unless it scores worse on the same dev
-        set: the project's own dev split (labelled dev sentences), unchanged since the active
-        run started. Without a dev split each run holds out its own share of train, and after
-        dev edits the sets differ: the scores are not comparable, and the new run replaces."""
-        store, active = self.store, self._meta("active_run")
-        try:
-            if active is None or store.count(split="dev", status=LABELLED) == 0:
-                return True, ""
-            current = store.run(active)
-            if not current.get("created_at") or store.split_changed_since(
-                    "dev", current["created_at"]):
-                return True, ""
-            new, old = store.run(run_id).get("best_f1"), current.get("best_f1")
-        except (NerStudioError, sqlite3.Error):
-            return True, ""
-        if new is None or old is None or new >= old:
-            return True, ""
-        return False, f"dev F1 {new:.3f} is below the active run {active}'s {old:.3f}"
 
     def cancel(self) -> None:
         if self.worker is not None:

@@ -34,13 +34,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from ..core import usecases
 from ..core import runs as runs_module
-from ..core.curve import DEFAULT_FRACTIONS, CurvePoint, CurveStarted, train_curve, verdict
+from ..core.curve import DEFAULT_FRACTIONS, CurvePoint, CurveStarted, verdict
 from ..core.errors import NerStudioError
 from ..core.evaluation import (SplitEvaluated, SplitEvaluationStarted, evaluate_run,
                                labelled_count)
 from ..core.heap import freeze_heap
-from ..core.runs import LABELLED, model_dir, runs_dir, train_project
+from ..core.runs import model_dir, runs_dir
 from ..core.session import ProjectSession
 from ..core.training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig)
 from .playground import import_ml
@@ -61,25 +62,26 @@ def _gui_threads() -> int:
 
 
 def run_training(project, config, resume_run=None, *, progress, should_stop, emit):
-    """Worker function: the project's training run, events forwarded to the GUI; a finished
-    run is then scored on the test split when the project has labelled test sentences (a
-    failure there is reported as a line of text, the run stays finished)."""
+    """Worker function: the train use case (the project's training slot, the run, its test
+    scores, the publish decision: ``usecases.train``, as ``nerstudio train`` runs it)."""
     import_ml(training=True)
-    run_id, event = train_project(project, config, emit, should_stop, resume_run=resume_run)
-    _score_on_test(project, run_id, event, should_stop, emit)
-    return run_id, event
+    return usecases.train(project, config, emit, should_stop, resume_run,
+                          threads=_gui_threads())
 
 
 def run_training_processes(project, config, processes, resume_run=None, *, progress,
                            should_stop, emit):
     """Worker function for "Use all N GPUs": ``nerstudio train --processes N`` in a subprocess
     (PyTorch DDP through torchrun, as on the command line); rank 0's events arrive as JSON lines
-    and are emitted as the same typed events a local run emits, Cancel stops every rank."""
+    and are emitted as the same typed events a local run emits, Cancel stops every rank. The
+    launched command takes the training slot itself."""
     from ..core.training.distributed import stream_processes
 
-    run_id, event = stream_processes(project, config, processes, resume_run, emit, should_stop)
-    _score_on_test(project, run_id, event, should_stop, emit)
-    return run_id, event
+    def launch(project, config, emit, should_stop):
+        return stream_processes(project, config, processes, resume_run, emit, should_stop)
+
+    return usecases.train(project, config, emit, should_stop, resume_run, slot=False,
+                          run=launch, threads=_gui_threads())
 
 
 def gpu_count() -> int:
@@ -87,23 +89,6 @@ def gpu_count() -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def _score_on_test(project, run_id, event, should_stop, emit) -> None:
-    if isinstance(event, Finished) and run_id is not None and not should_stop():
-        import_ml(training=True)  # (already done by a run in this process: free)
-        try:
-            from ..core.store import ProjectStore
-
-            with ProjectStore(project, read_only=True) as store:
-                n_test = labelled_count(store, "test")
-            if n_test:
-                emit(SplitEvaluationStarted(run_id, "test", n_test))
-                metrics = evaluate_run(project, run_id, "test", should_stop=should_stop,
-                                       threads=_gui_threads())
-                emit(SplitEvaluated(run_id, "test", metrics))
-        except Exception as exc:  # noqa: BLE001 - the run itself succeeded
-            emit(f"Run {run_id} finished, but scoring it on the test split failed: {exc}")
 
 
 def run_evaluation(project, run_id, split="test", *, progress, should_stop, emit):
@@ -114,9 +99,9 @@ def run_evaluation(project, run_id, split="test", *, progress, should_stop, emit
 
 
 def run_curve(project, config, fractions=DEFAULT_FRACTIONS, *, progress, should_stop, emit):
-    """Worker function: the train curve (nothing recorded in the project)."""
+    """Worker function: the train curve in the training slot (nothing recorded in the project)."""
     import_ml(training=True)
-    return train_curve(project, fractions, config, emit, should_stop)
+    return usecases.train_curve(project, fractions, config, emit, should_stop)
 
 
 def describe_model(name: str) -> str:
@@ -205,8 +190,6 @@ class TrainView(SessionView, QWidget):
         self.worker: Worker | None = None
         self.eval_worker: Worker | None = None    # "Evaluate on test" of a past run
         self.curve_worker: Worker | None = None   # "Will more data help?"
-        # start()'s activation_check for the run going: run id -> (make it active?, why not)
-        self.activation_check = None
         self.curve_points: list[dict] = []
         self.curve_fractions: list[float] = list(DEFAULT_FRACTIONS)
         self._curve_at: CurveStarted | None = None
@@ -591,11 +574,7 @@ class TrainView(SessionView, QWidget):
         if session is None or not auto:
             self.auto_info.setText("")
             return
-        store = session.store
-        n_train = store.count(split="train", status=LABELLED)
-        n_dev = store.count(split="dev", status=LABELLED)
-        if n_dev == 0 and n_train >= 2:  # the engine holds out a seeded share as dev
-            n_train -= max(1, int(n_train * config.dev_fraction))
+        n_train, _dev = usecases.train_sizes(session.store, config)
         resolved = config.resolved(max(1, n_train))
         names = {"batch_size": "batch", "learning_rate": "lr", "epochs": "epochs",
                  "warmup_ratio": "warm-up", "early_stopping_patience": "early-stop patience"}
@@ -620,19 +599,22 @@ class TrainView(SessionView, QWidget):
         return any(w is not None for w in (self.worker, self.curve_worker, self.eval_worker))
 
     def cannot_train(self, store) -> str | None:
-        """Why a new run would have nothing to learn from (checked before a run row exists)."""
-        if not store.label_set().names:
-            return ("The project has no entity types yet: add labels first (Edit ▸ Labels…), "
-                    "then label some sentences.")
-        if store.count(split="train", status=LABELLED) == 0:
-            return ("Nothing to train on yet: no sentence in the train split is labelled. Label "
-                    "some in the Annotate tab (Enter marks a sentence labelled), then train.")
-        return None
+        """Why a new run would have nothing to learn from, or cannot start now (another
+        training holds the project's slot, in this window or another process): the core's
+        rules (``usecases.cannot_train``, ``slot.holder``), said as a sentence."""
+        from ..core.slot import holder
 
-    def start(self, config: TrainConfig | None = None, resume_run: int | None = None,
-              activation_check=None) -> Worker | None:
-        """Start a run (or resume one). ``activation_check``: run id -> (make the finished run
-        active?, why not); by default a finished run always becomes the active one."""
+        reason = usecases.cannot_train(store)
+        if reason is None:
+            busy = holder(store.path)
+            reason = busy and (f"{busy} is training on this project: one training at a time. "
+                               "Wait for it or cancel it, then train")
+        return reason and reason[0].upper() + reason[1:] + "."
+
+    def start(self, config: TrainConfig | None = None, resume_run: int | None = None
+              ) -> Worker | None:
+        """Start a run (or resume one): ``usecases.train`` in a worker; a finished run becomes
+        the active model unless the publish rule says it scores worse (``_done``)."""
         store = self.store()
         if store is None:
             self._say("Train", "No project is open. Open or create one first (File ▸ Open "
@@ -675,7 +657,6 @@ class TrainView(SessionView, QWidget):
         self.worker = (Worker(run_training_processes, str(store.path), config, processes,
                               resume_run) if processes > 1 else
                        Worker(run_training, str(store.path), config, resume_run))
-        self.activation_check = activation_check
         self.worker.event.connect(self.on_event)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
@@ -758,8 +739,6 @@ class TrainView(SessionView, QWidget):
 
     def _done(self, result) -> None:
         run_id, event = result
-        # taken first: a dialog below runs the event loop, where keep-fresh may start its run
-        check, self.activation_check = self.activation_check, None
         self.run_id = run_id
         self._idle()
         self._runs_changed()
@@ -768,13 +747,12 @@ class TrainView(SessionView, QWidget):
         if isinstance(event, Failed):
             self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):
-            activate, why_not = check(run_id) if check is not None else (True, "")
-            if activate:
+            if result.publish:  # the publish rule (usecases.publish_decision)
                 self._activate(run_id)
             else:
                 self.window.statusBar().showMessage(
-                    f"Run {run_id} finished; {why_not}: the active model stays (Make active in "
-                    "the runs list to use it anyway)", 10000)
+                    f"Run {run_id} finished; {result.why_not}: the active model stays (Make "
+                    "active in the runs list to use it anyway)", 10000)
         self._runs_changed()
 
     def _activate(self, run_id: int) -> None:
@@ -788,7 +766,6 @@ class TrainView(SessionView, QWidget):
             f"Run {run_id} finished; its model is now the active one (Playground tab)", 8000)
 
     def _failed(self, reason: str) -> None:
-        self.activation_check = None
         self._idle()
         self.showing.setText("The run failed")
         self._say("Training failed", reason, "warning")

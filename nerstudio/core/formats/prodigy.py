@@ -23,6 +23,7 @@ from ..store import DocumentStart, ProjectStore
 from ..tokenize import rebase
 from ._io import record_status, split_from_name
 from .offsets import _objects, _record_split, _told, text_to_sentences
+from .units import whole_graphemes
 from .report import location
 from .safety import atomic_file
 
@@ -53,7 +54,10 @@ def read_prodigy(path: str | Path, split: str | None = None, sentence_split: boo
         record_split = _record_split(task, split, default, fail)
         yield DocumentStart(f"{path.name}#{where}")
         if task.get("tokens") is None:
-            char_spans = [_char_span(s, fail) for s in raw_spans]
+            char_spans, widened = whole_graphemes(task["text"],
+                                                  [_char_span(s, fail) for s in raw_spans])
+            if report is not None:  # an edge inside a letter + accent, an emoji sequence
+                report.offsets(False, widened, location(path, where))
             sentences = text_to_sentences(task["text"], char_spans, fail, record_split,
                                           sentence_split, status)
         else:

@@ -50,13 +50,20 @@ def check_data(data: TrainingData) -> str | None:
     return None
 
 
+def held_out(n_train: int, n_dev: int, fraction: float) -> int:
+    """How many train sentences :func:`hold_out_dev` moves to dev: none when there is a dev
+    split (or under two train sentences), else a ``fraction`` of them (at least one). The Train
+    view's "auto" line counts with the same rule."""
+    return 0 if n_dev or n_train < 2 else max(1, int(n_train * fraction))
+
+
 def hold_out_dev(data: TrainingData, fraction: float, seed: int) -> TrainingData:
     """No dev split: hold out a seeded ``fraction`` of train (at least one sentence)."""
-    if data.dev or len(data.train) < 2:
+    n_dev = held_out(len(data.train), len(data.dev), fraction)
+    if not n_dev:
         return data
     order = list(range(len(data.train)))
     random.Random(seed).shuffle(order)
-    n_dev = max(1, int(len(order) * fraction))
     dev_idx = set(order[:n_dev])
     return TrainingData([e for i, e in enumerate(data.train) if i not in dev_idx],
                         [e for i, e in enumerate(data.train) if i in dev_idx], data.tags)

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -304,11 +305,15 @@ class _Tail:
 
 
 def run_local(project: str, config, processes: int, resume_run: int | None = None,
-              events: bool = False, extra: tuple[str, ...] = ()) -> int:
+              events: bool = False, extra: tuple[str, ...] = (),
+              reconcile: Callable[[], list[int]] = list) -> int:
     """``nerstudio train PROJECT --processes N``: N ranks on this machine through torchrun.
     Returns the exit code of rank 0's ``nerstudio train`` (0 finished, 3 cancelled, 1 failed).
     Ctrl+C / SIGINT: cancel at the next step (all ranks, with a checkpoint); again, or SIGTERM:
-    stop every rank now (the run is marked interrupted and can be resumed)."""
+    stop every rank now (the run is marked interrupted and can be resumed). ``reconcile`` runs
+    once every rank is gone (the caller's :func:`..runs.reconcile` on the project, passed in so
+    this module does not import the runs module that imports it); it returns the runs it marked
+    interrupted."""
     if config.batch_size is not None:
         per_device_batch(config.batch_size, processes)  # refused before anything starts
     clean_stale_scratch()
@@ -351,20 +356,20 @@ def run_local(project: str, config, processes: int, resume_run: int | None = Non
     code = _rank0_exit(scratch)
     if code is None:  # rank 0 ended without reporting: killed, or the launch itself failed
         code = 1
-        stale = _reconcile(project)
+        stale = _best_effort(reconcile)
         print(f"nerstudio: error: training failed: {_launch_failure(scratch, proc.returncode)}"
               + (f"; resume it with: nerstudio train {project} --resume {stale[0]} "
                  f"--processes {processes}" if stale else ""), file=sys.stderr)
     else:
-        _reconcile(project)  # a rank 0 killed after reporting leaves nothing behind
+        _best_effort(reconcile)  # a rank 0 killed after reporting leaves nothing behind
     _keep_or_clean(scratch, code)
     return code
 
 
 def _me() -> dict:
-    from ..runs import _process_start
+    from ..procs import process_start
 
-    return {"pid": os.getpid(), "start": _process_start(os.getpid())}
+    return {"pid": os.getpid(), "start": process_start(os.getpid())}
 
 
 def clean_stale_scratch(older_than_s: float = 86400) -> list[Path]:
@@ -373,14 +378,13 @@ def clean_stale_scratch(older_than_s: float = 86400) -> list[Path]:
     is a day old. Returns what was deleted."""
     import shutil
 
-    from ..runs import _process_start
+    from ..procs import same_process
 
     gone = []
     for folder in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
         try:
             owner = json.loads((folder / SCRATCH_OWNER).read_text())
-            start = _process_start(int(owner["pid"]))  # None: no such live process
-            alive = start is not None and start == (owner.get("start") or start)
+            alive = same_process(int(owner["pid"]), owner.get("start"))
         except (OSError, ValueError, KeyError, TypeError):
             try:
                 alive = time.time() - folder.stat().st_mtime < older_than_s
@@ -417,16 +421,10 @@ def _launch_failure(scratch: Path, returncode: int | None) -> str:
             f"are in {scratch}")
 
 
-def _reconcile(project: str | None) -> list[int]:
+def _best_effort(reconcile: Callable[[], list[int]]) -> list[int]:
     """After every rank is gone: a run left 'running' (rank 0 killed) becomes 'interrupted'."""
-    if not project:
-        return []
     try:
-        from ..runs import reconcile
-        from ..store import ProjectStore
-
-        with ProjectStore(project) as store:
-            return reconcile(store)
+        return reconcile()
     except Exception:  # noqa: BLE001 - best effort; `nerstudio runs` does it too
         return []
 

@@ -1,0 +1,206 @@
+"""The use cases both doors call: the command line (cli.py) and the app's views (ui/).
+
+Why one layer: the same action once behaved differently by door. The app's Train trained,
+scored the run on the test split and made it active; ``nerstudio train`` only trained. The
+app's review started from the active run's base model, ``nerstudio review`` from the embedded
+one. "One training at a time" was checked in four places of the app and nowhere in the CLI.
+Each rule is now stated once here, and both doors call it:
+
+- :func:`train`: take the project's training slot (``slot.py``), refuse a run that cannot
+  start before a run row exists, train, score the finished run on the test split, and decide
+  whether it is published (:func:`publish_decision`); :func:`train_and_publish` also applies
+  the decision (the CLI; the app applies it through its session, so its views hear of it);
+- :func:`publish_decision`: a finished run becomes the active model unless it scores worse
+  than the active one on the project's dev split, unchanged since the active run started;
+- :func:`review`: the label-error review, from :func:`review_base_model`, in the slot;
+- :func:`train_curve`: the train curve, in the slot.
+
+Everything here is Qt-free and takes a project path (each call opens its own store: workers
+run on threads of their own).
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import NerStudioError, StoreError
+from .slot import training_slot
+from .store import ProjectStore
+
+LABELLED = ("labelled", "reviewed")
+
+
+@dataclass
+class TrainResult:
+    """What a training use case ends with: the run, its final event, whether it should become
+    the active model (and why not), and its test scores when the project has a test split."""
+
+    run_id: int | None
+    event: object
+    publish: bool = False
+    why_not: str = ""
+    test: dict | None = field(default=None, repr=False)
+
+    def __iter__(self):
+        """Unpacks as a run's ``(run id, final event)``, as the training functions return."""
+        return iter((self.run_id, self.event))
+
+
+def cannot_train(store: ProjectStore) -> str | None:
+    """Why a new run would have nothing to learn from, or None; checked before a run row
+    exists (so a refused run costs under a second and leaves nothing behind)."""
+    if not store.label_set().names:
+        return ("the project has no entity types yet: add labels first, then label some "
+                "sentences")
+    if store.count(split="train", status=LABELLED) == 0 and \
+            store.count(split="unassigned", status=LABELLED) == 0:
+        return ("nothing to train on yet: no sentence is labelled (label some, then train)")
+    return None
+
+
+def train_sizes(store: ProjectStore, config) -> tuple[int, int]:
+    """(train, dev) sentences a new run will train and evaluate on: the snapshot's labelled
+    sentences (``runs.snapshot``), with dev held out as the engine does when there is none."""
+    from .training.data import held_out
+
+    n_train = (store.count(split="train", status=LABELLED)
+               + store.count(split="unassigned", status=LABELLED))
+    n_dev = store.count(split="dev", status=LABELLED)
+    moved = held_out(n_train, n_dev, config.dev_fraction)
+    return n_train - moved, n_dev + moved
+
+
+def publish_decision(store: ProjectStore, run_id: int) -> tuple[bool, str]:
+    """A finished run replaces the active model unless it scores worse on the same dev set:
+    the project's own dev split (labelled dev sentences), unchanged since the active run
+    started. Without a dev split each run holds out its own share of train, and after dev
+    edits the sets differ: the scores are not comparable, and the new run replaces."""
+    try:
+        active = store.meta("active_run")
+        if active is None or active == run_id or store.count(split="dev", status=LABELLED) == 0:
+            return True, ""
+        current = store.run(active)
+        if not current.get("created_at") or store.split_changed_since("dev",
+                                                                      current["created_at"]):
+            return True, ""
+        new, old = store.run(run_id).get("best_f1"), current.get("best_f1")
+    except (NerStudioError, sqlite3.Error):
+        return True, ""
+    if new is None or old is None or new >= old:
+        return True, ""
+    return False, f"dev F1 {new:.3f} is below the active run {active}'s {old:.3f}"
+
+
+def score_on_test(project: str | Path, run_id: int, emit: Callable[[object], None],
+                  should_stop: Callable[[], bool], threads: int = 0) -> dict | None:
+    """Score a finished run on the test split when it has labelled sentences (stored with the
+    run). A failure here is reported as a line of text: the run itself succeeded."""
+    from .evaluation import SplitEvaluated, SplitEvaluationStarted, evaluate_run
+
+    try:
+        with ProjectStore(project, read_only=True) as store:
+            n_test = store.count(split="test", status=LABELLED)
+        if not n_test or should_stop():
+            return None
+        emit(SplitEvaluationStarted(run_id, "test", n_test))
+        metrics = evaluate_run(project, run_id, "test", should_stop=should_stop,
+                               threads=threads)
+        emit(SplitEvaluated(run_id, "test", metrics))
+        return metrics
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded
+        emit(f"Run {run_id} finished, but scoring it on the test split failed: {exc}")
+        return None
+
+
+def train(project: str | Path, config, on_event: Callable[[object], None] = lambda e: None,
+          should_stop: Callable[[], bool] = lambda: False, resume_run: int | None = None, *,
+          what: str = "a training run", threads: int = 0, run: Callable | None = None,
+          slot: bool = True) -> TrainResult:
+    """Train on the project (or resume a run of it) in its training slot, score the finished
+    run on the test split, and decide whether to publish it. ``run``: the training itself
+    (default ``runs.train_project``; the app's "Use all N GPUs" passes the launcher, whose
+    command takes the slot itself: ``slot=False``)."""
+    from .runs import train_project, unassigned_note
+    from .training import Finished
+
+    with training_slot(project, what) if slot else nullcontext():
+        if resume_run is None:
+            with ProjectStore(project, read_only=True) as store:
+                reason, note = cannot_train(store), unassigned_note(store)
+            if reason:
+                raise StoreError(f"{project}: {reason}")
+            if note:
+                on_event(note)
+        run = run or (lambda *a: train_project(*a, resume_run=resume_run))
+        run_id, event = run(project, config, on_event, should_stop)
+        result = TrainResult(run_id, event)
+        if isinstance(event, Finished) and run_id is not None and not should_stop():
+            result.test = score_on_test(project, run_id, on_event, should_stop, threads)
+            with ProjectStore(project, read_only=True) as store:
+                result.publish, result.why_not = publish_decision(store, run_id)
+    return result
+
+
+def train_and_publish(project: str | Path, config, on_event=lambda e: None,
+                      should_stop=lambda: False, resume_run: int | None = None) -> TrainResult:
+    """:func:`train`, then the decision applied: the command line's ``nerstudio train``."""
+    result = train(project, config, on_event, should_stop, resume_run)
+    if result.publish:
+        with ProjectStore(project) as store:
+            store.set_meta("active_run", result.run_id)
+    return result
+
+
+def review_base_model(store: ProjectStore, active_run: int | None) -> str | None:
+    """The base model for the review's folds: the active run's own base model unless it is a
+    model of this project's runs (it would have seen the held-out gold); None: the default."""
+    from .paths import runs_dir
+
+    if active_run is None:
+        return None
+    try:
+        base = store.run(active_run).get("base_model")
+    except (NerStudioError, sqlite3.Error):
+        return None
+    if not base:
+        return None
+    runs = runs_dir(store.path).resolve()
+    path = Path(base)
+    if path.exists() and (runs == path.resolve() or runs in path.resolve().parents):
+        return None
+    return base
+
+
+def review_config(project: str | Path, config, base_model_given: bool):
+    """The review's config: the active run's base model (see :func:`review_base_model`) unless
+    the caller named one."""
+    import dataclasses
+
+    if base_model_given:
+        return config
+    with ProjectStore(project, read_only=True) as store:
+        base = review_base_model(store, store.meta("active_run"))
+    return dataclasses.replace(config, base_model=base) if base else config
+
+
+def review(project: str | Path, config, k: int, on_event=lambda e: None,
+           should_stop=lambda: False, *, base_model_given: bool = False, **options):
+    """The label-error review in the project's training slot, from the base model its rule
+    picks. ``options``: :func:`review.review_project`'s (store_flags, repeats, ...)."""
+    from .review import review_project
+
+    with training_slot(project, "the label-error review"):
+        return review_project(project, review_config(project, config, base_model_given), k=k,
+                              on_event=on_event, should_stop=should_stop, **options)
+
+
+def train_curve(project: str | Path, fractions, config, on_event=lambda e: None,
+                should_stop=lambda: False):
+    """The train curve in the project's training slot (nothing recorded in the project)."""
+    from .curve import train_curve as curve
+
+    with training_slot(project, "the train curve"):
+        return curve(project, fractions, config, on_event, should_stop)
