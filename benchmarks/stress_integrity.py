@@ -248,7 +248,7 @@ def child_import_together(project: str, files: list[str], announce: bool = False
         ProjectStore._write_import = announced
     with ProjectStore(project) as store, store.import_together():
         for f in files:
-            import_file(store, f)
+            import_file(store, f, skip_duplicates=False)  # the same file again and again
     return 0
 
 
@@ -264,7 +264,9 @@ def start_editor(project: Path, log: Path, seed: int, busy_timeout: float = 30.0
 
 def start_import(project: Path, conll: Path, importer: str = "cli") -> subprocess.Popen:
     if importer == "cli":
-        cmd = [sys.executable, "-m", "nerstudio", "import", str(project), str(conll)]
+        # the trials import the same generated file again and again: all of it, every time
+        cmd = [sys.executable, "-m", "nerstudio", "import", str(project), str(conll),
+               "--allow-duplicates"]
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child-import", str(project),
                str(conll)]
@@ -454,7 +456,8 @@ def own_process_trial(project: Path, work: Path, seed: int, kill_at: float,
     rng, end = random.Random(seed), time.monotonic() + kill_at
     while time.monotonic() < end and proc.poll() is None:
         write = rng.random() < 0.3
-        cmd = ["import", str(project), str(extra)] if write else ["stats", str(project)]
+        cmd = (["import", str(project), str(extra), "--allow-duplicates"] if write
+               else ["stats", str(project)])
         out = subprocess.run([sys.executable, "-m", "nerstudio", *cmd], capture_output=True,
                              text=True, env=child_env())
         trial.stats["outside writes" if write else "outside reads"] += 1

@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from .cli_common import add_config_options, config_from_args
+from .cli_common import add_config_options, config_from_args, ctrl_c_stops
 from .cli_common import broken_pipe as _broken_pipe
 from .cli_common import fail as _fail
 from .cli_common import one_line as _one_line
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "marked interrupted first; continue it with train --resume RUN.")
     s.add_argument("project")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--activate", type=int, metavar="RUN",
+                   help="make this finished run's model the active one (the app's Make active)")
     cli_eval.add_evaluate_parser(sub)
     cli_eval.add_train_curve_parser(sub)
     from . import cli_review
@@ -335,6 +337,11 @@ def cmd_runs(a) -> int:
 
     with _open(a.project) as store:
         reconcile(store)
+        if a.activate is not None:
+            from .core.usecases import activate
+
+            activate(store, a.activate)
+            print(f"run {a.activate} is now the project's active model", file=sys.stderr)
         active = store.meta("active_run")
         runs = [{"id": r["id"], "status": r["status"], "best_f1": r["best_f1"],
                  "test_f1": ((r.get("evaluations") or {}).get("test") or {}).get("f1"),
@@ -409,14 +416,42 @@ def cmd_train(a) -> int:
 
 
 def _cmd_train(a, w) -> int:
-    import signal
+    """``nerstudio train``: the train use case (``usecases.train_and_publish``: the training
+    slot, the run, test scores, the publish rule), as the app's Train button runs it."""
     import time
 
+    from .core.training import Finished
     from .progress import progress
 
-    from .core.training import distributed
-    from .core.training import Cancelled, Evaluation, Failed, Finished, Started, Step, event_dict
+    processes = _check_train_args(a, w)
+    if processes > 1:
+        return _train_processes(a, processes)
+    jsonl = getattr(a, "events", None) == "jsonl" and w.main
+    config = config_from_args(a)
+    auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
+    out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    bar = progress(None, "steps", "training", quiet_below=0, interval=10.0,
+                   file=None if w.main else open(os.devnull, "w"))  # rank 0 speaks for the run
+    result = None
+    with ctrl_c_stops("cancelling at the next step", say=bar.write) as stop:
+        try:
+            result = _run_train(a, w, config, out, _train_printer(bar, jsonl, auto),
+                                lambda: stop() or _stop_requested())
+        except KeyboardInterrupt as exc:  # a rank told to stop: another rank died (or an abort)
+            if w.size > 1 and str(exc).startswith("stopped by signal"):
+                raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
+            raise
+        except (NerStudioError, OSError, sqlite3.Error):
+            raise  # main() prints their one line
+        except Exception as exc:  # noqa: BLE001 - e.g. a peer rank gone mid-collective
+            raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
+        finally:
+            bar.close(failed=not isinstance(getattr(result, "event", None), Finished))
+    return _report_train(a, w, result, out, jsonl)
 
+
+def _check_train_args(a, w) -> int:
+    """The refusals of ``train``'s arguments (before anything is opened); the processes."""
     resuming_folder = a.resume is not None and not a.project
     if not a.project and not a.data and not (resuming_folder and a.output):
         raise NerStudioError("give a project file, --data, or --output FOLDER --resume 0")
@@ -429,30 +464,23 @@ def _cmd_train(a, w) -> int:
     if (processes > 1 or w.size > 1) and not a.project:
         raise NerStudioError("training on several processes needs a project file (import "
                              "the --data files into one)")
-    if processes > 1:
-        from .core.training.distributed import run_local
+    return processes
 
-        extra = ("--data", a.data) if a.data else ()
-        return run_local(a.project, config_from_args(a), processes, a.resume,
-                         events=getattr(a, "events", None) == "jsonl", extra=extra,
-                         reconcile=lambda: _reconcile_runs(a.project))
-    jsonl = getattr(a, "events", None) == "jsonl" and w.main
-    stop = {"asked": False}
 
-    def on_sigint(signum, frame):
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        bar.write("cancelling at the next step (Ctrl+C again to abort)...")
+def _stop_requested() -> bool:
+    from .core.training import distributed
 
-    def should_stop() -> bool:  # Ctrl+C here, or the --processes launcher's stop request
-        return stop["asked"] or distributed.stop_requested()
+    return distributed.stop_requested()  # the --processes launcher's stop request
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = progress(None, "steps", "training", quiet_below=0, interval=10.0,
-                   file=None if w.main else open(os.devnull, "w"))  # rank 0 speaks for the run
+
+def _train_printer(bar, jsonl: bool, auto: set):
+    """The run's events as the terminal shows them (``--events jsonl``: as JSON lines too)."""
+    from .core.training import Evaluation, Started, Step, event_dict
 
     def on_event(e):
+        if isinstance(e, str):  # a line of the use case ("train: 40 labelled sentences ...")
+            bar.write(e)
+            return
         if jsonl:
             print(json.dumps(event_dict(e)), flush=True)
         if isinstance(e, Started):
@@ -468,42 +496,74 @@ def _cmd_train(a, w) -> int:
         elif isinstance(e, Evaluation):
             bar.write(f"epoch {e.epoch:.2f} step {e.step}: dev loss {e.loss:.4f} precision "
                       f"{e.precision:.4f} recall {e.recall:.4f} F1 {e.f1:.4f}")
+    return on_event
 
-    config = config_from_args(a)
-    auto = set() if a.resume is not None else set(config.auto_fields())  # a resume: stored
-    out = Path(a.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
-    event = None
-    try:
-        if a.project:
-            from .core.runs import train_project
 
-            data = _data_from_path(a.data) if a.data else None
-            run_id, event = train_project(a.project, config, on_event, should_stop,
-                                          resume_run=a.resume, data=data)
-        else:
-            from .core.training import train
+def _run_train(a, w, config, out: Path, on_event, should_stop):
+    """The run: a project's through the use case (a rank of ``--processes N`` trains only:
+    its launcher holds the slot and concludes), or a folder run of ``--data`` files."""
+    from .core import usecases
 
-            run_id = None
-            event = train(None if resuming_folder else _data_from_path(a.data), config, out,
-                          on_event, should_stop, resume=resuming_folder)
-    except KeyboardInterrupt as exc:  # a rank told to stop: another rank died (or an abort)
-        if w.size > 1 and str(exc).startswith("stopped by signal"):
-            raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
-        raise
-    except (NerStudioError, OSError, sqlite3.Error):
-        raise  # main() prints their one line
-    except Exception as exc:  # noqa: BLE001 - e.g. a peer rank gone mid-collective: one line
-        raise NerStudioError(_unexpected_train_error(a, out, exc)) from exc
-    finally:
-        bar.close(failed=not isinstance(event, Finished))  # an error: one line
-        signal.signal(signal.SIGINT, previous)
+    resuming_folder = a.resume is not None and not a.project
+    data = None if resuming_folder or not a.data else _data_from_path(a.data)
+    if a.project and w.size == 1:
+        return usecases.train_and_publish(a.project, config, on_event, should_stop, a.resume,
+                                          data=data)
+    if a.project:
+        from .core.runs import train_project
+
+        return usecases.TrainResult(*train_project(a.project, config, on_event, should_stop,
+                                                   resume_run=a.resume, data=data))
+    from .core.training import train
+
+    return usecases.TrainResult(None, train(data, config, out, on_event, should_stop,
+                                            resume=resuming_folder))
+
+
+def _train_processes(a, processes: int) -> int:
+    """``--processes N``: this process launches the ranks and holds the project's training
+    slot meanwhile; when they finished the run, it concludes it as one process does (test
+    scores, the publish rule), unless an app streams the events and concludes it itself."""
+    from .core import usecases
+    from .core.slot import training_slot
+    from .core.training.distributed import _last_run_id, run_local
+
+    jsonl = getattr(a, "events", None) == "jsonl"
+    extra = ("--data", a.data) if a.data else ()
+    with training_slot(a.project, "a training run"):
+        code = run_local(a.project, config_from_args(a), processes, a.resume, events=jsonl,
+                         extra=extra, reconcile=lambda: _reconcile_runs(a.project))
+        if code == 0 and not jsonl:
+            result = usecases.judge(a.project, usecases.TrainResult(_last_run_id(a.project),
+                                                                    None))
+            _say_published(a, result, usecases.apply(a.project, result))
+    return code
+
+
+def _say_published(a, result, published: bool) -> None:
+    run = result.run_id
+    if published:
+        print(f"run {run} is now the project's active model", file=sys.stderr)
+    else:
+        print(f"run {run} finished; {result.why_not}: the active model stays (make it active "
+              f"with: nerstudio runs {a.project} --activate {run})", file=sys.stderr)
+
+
+def _report_train(a, w, result, out: Path, jsonl: bool) -> int:
+    """The run's outcome: JSON on stdout for a finished run, one line on stderr otherwise."""
+    from .core.training import Cancelled, Failed, Finished, event_dict
+
+    run_id, event = result
     if not w.main:  # rank 0 reports the run
         return 0 if isinstance(event, Finished) else 3 if isinstance(event, Cancelled) else 1
-    result = {"run": run_id, **event_dict(event)}
+    report = {"run": run_id, **event_dict(event)}
+    if a.project and isinstance(event, Finished) and w.size == 1:
+        report.update(active=result.publish, test_f1=(result.test or {}).get("f1"))
+        _say_published(a, result, result.publish)
     if jsonl:
-        print(json.dumps(result), flush=True)
+        print(json.dumps(report), flush=True)
     elif isinstance(event, Finished):  # a stop says one line, not a dump of its event
-        print(json.dumps(result, indent=2), flush=True)
+        print(json.dumps(report, indent=2), flush=True)
     if isinstance(event, Cancelled):
         print(f"cancelled at step {event.step}; continue with: "
               f"{_resume_command(a, run_id, out, w)}", file=sys.stderr)

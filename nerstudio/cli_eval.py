@@ -89,7 +89,8 @@ def training_config(a):
 
 
 def cmd_train_curve(a) -> int:
-    from .core.curve import CurvePoint, CurveStarted, format_table, train_curve, verdict
+    from .core import usecases
+    from .core.curve import CurvePoint, CurveStarted, format_table, verdict
 
 
     def on_event(e):
@@ -101,7 +102,7 @@ def cmd_train_curve(a) -> int:
                   flush=True)
 
     with ctrl_c_stops() as stop:
-        points = train_curve(a.project, a.fractions, training_config(a), on_event, stop)
+        points = usecases.train_curve(a.project, a.fractions, training_config(a), on_event, stop)
     line = verdict(points)
     if a.json:
         print(json.dumps({"points": points, "verdict": line, "complete": not stop.asked},

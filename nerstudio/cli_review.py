@@ -57,12 +57,15 @@ def add_review_parser(subparsers) -> argparse.ArgumentParser:
                    help="print only: leave the project's flags as they are")
     s.add_argument("--json", action="store_true", help="print JSON")
     add_training_options(s)
-    s.set_defaults(func=cmd_review)
+    # unset: the review's base-model rule picks it (the active run's base model, as in the app)
+    s.set_defaults(func=cmd_review, base_model=None)
     return s
 
 
 def cmd_review(a) -> int:
-    from .core.review import FoldDone, FoldStarted, review_project
+    from .core import usecases
+    from .core.review import FoldDone, FoldStarted
+    from .core.training.config import EMBEDDED_MODEL
     from .core.store import ProjectStore
 
 
@@ -74,9 +77,13 @@ def cmd_review(a) -> int:
             f1 = "" if e.dev_f1 is None else f"dev F1 {e.dev_f1:.4f}, "
             print(f"      {f1}{e.seconds:.1f} s", file=sys.stderr, flush=True)
 
+    given = a.base_model is not None
+    if not given:
+        a.base_model = EMBEDDED_MODEL
     with ctrl_c_stops("stopping after the current step; nothing is stored") as stop:
-        flags = review_project(a.project, training_config(a), a.folds, on_event, stop,
-                               store_flags=not a.no_store, repeats=a.repeats)
+        flags = usecases.review(a.project, training_config(a), a.folds, on_event, stop,
+                                base_model_given=given, store_flags=not a.no_store,
+                                repeats=a.repeats)
     if flags is None:
         print("review cancelled: the project's flags were left as they were", file=sys.stderr)
         return 3

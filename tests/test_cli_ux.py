@@ -160,7 +160,9 @@ def test_preannotate_runs_with_nerstudio_progress(tiny_bert, tmp_path):
     out = cli("preannotate", proj, "--model", tiny_bert)
     assert out.returncode == 0, out.stderr
     assert "stored suggestions for 2 sentences" in out.stdout
-    assert out.stderr == ""  # short work: no progress lines, and no library bars
+    # short work: no progress lines and no library bars; the tiny model's own labels
+    # (LABEL_0/1) are not the project's: skipped, and said in one line
+    assert [line.split(" ")[0] for line in out.stderr.splitlines()] in ([], ["skipped"])
 
 
 class _Terminal(io.StringIO):

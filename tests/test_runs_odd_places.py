@@ -59,7 +59,8 @@ def test_a_copied_project_never_resolves_to_the_originals_run_folder(trained, tm
     assert (original / "owner.json").read_text() == owner  # the original's run untouched
     assert db_rows(copy, "SELECT status FROM runs") == [("cancelled",)]
 
-    shutil.copytree(tmp_path / "p.nerproj.runs", tmp_path / "p2.nerproj.runs")  # with its runs
+    shutil.copytree(tmp_path / "p.nerproj.runs", tmp_path / "p2.nerproj.runs",  # with its runs
+                    dirs_exist_ok=True)  # (the refused resume left the slot file there)
     assert runs.run_folder(copy, 1) == tmp_path / "p2.nerproj.runs" / "run-1"
 
 

@@ -390,14 +390,9 @@ class ProjectSession:
     def set_active_run(self, run_id: int | None) -> None:
         """Make a finished run's model the active one; refuses a run whose model folder is
         missing (moved or deleted) with a StoreError that says so."""
-        from .runs import model_dir
+        from .usecases import activate
 
-        if run_id is not None:
-            folder = model_dir(self.store, run_id)
-            if not folder.is_dir():
-                raise StoreError(f"run {run_id}: its model folder {folder} is missing "
-                                 "(moved or deleted?)")
-        self.store.set_meta("active_run", run_id)
+        activate(self.store, run_id)
         self._note_own_write()
         self.active_model_changed.emit(run_id)
 

@@ -73,9 +73,9 @@ def training_slot(project: str | Path, what: str) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        yield  # the runs folder cannot be written: the run's own check says so in one line
-        return
+    except OSError as exc:  # refused before anything is written, as a run's own check would
+        raise NerStudioError(f"{path.parent}: cannot write the project's runs folder "
+                             f"({exc.strerror or exc}); nothing was started") from exc
     try:
         if fcntl is not None:
             try:

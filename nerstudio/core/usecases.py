@@ -118,39 +118,80 @@ def score_on_test(project: str | Path, run_id: int, emit: Callable[[object], Non
 def train(project: str | Path, config, on_event: Callable[[object], None] = lambda e: None,
           should_stop: Callable[[], bool] = lambda: False, resume_run: int | None = None, *,
           what: str = "a training run", threads: int = 0, run: Callable | None = None,
-          slot: bool = True) -> TrainResult:
+          slot: bool = True, data=None) -> TrainResult:
     """Train on the project (or resume a run of it) in its training slot, score the finished
-    run on the test split, and decide whether to publish it. ``run``: the training itself
-    (default ``runs.train_project``; the app's "Use all N GPUs" passes the launcher, whose
-    command takes the slot itself: ``slot=False``)."""
+    run on the test split, and decide whether to publish it (:func:`conclude`). ``run``: the
+    training itself (default ``runs.train_project``; the app's "Use all N GPUs" passes the
+    launcher, whose command takes the slot itself: ``slot=False``). ``data``: train on these
+    examples instead of the project's snapshot (``nerstudio train P --data F``)."""
     from .runs import train_project, unassigned_note
-    from .training import Finished
 
     with training_slot(project, what) if slot else nullcontext():
         if resume_run is None:
             with ProjectStore(project, read_only=True) as store:
-                reason, note = cannot_train(store), unassigned_note(store)
+                reason = None if data is not None else cannot_train(store)
+                note = None if data is not None else unassigned_note(store)
             if reason:
                 raise StoreError(f"{project}: {reason}")
             if note:
                 on_event(note)
-        run = run or (lambda *a: train_project(*a, resume_run=resume_run))
+        run = run or (lambda *a: train_project(*a, resume_run=resume_run, data=data))
         run_id, event = run(project, config, on_event, should_stop)
-        result = TrainResult(run_id, event)
-        if isinstance(event, Finished) and run_id is not None and not should_stop():
-            result.test = score_on_test(project, run_id, on_event, should_stop, threads)
-            with ProjectStore(project, read_only=True) as store:
-                result.publish, result.why_not = publish_decision(store, run_id)
+        return conclude(project, run_id, event, on_event, should_stop, threads)
+
+
+def conclude(project: str | Path, run_id: int | None, event, on_event=lambda e: None,
+             should_stop=lambda: False, threads: int = 0) -> TrainResult:
+    """After a run: a finished one is scored on the test split and judged by the publish rule
+    (not yet applied: see :func:`apply`)."""
+    from .training import Finished
+
+    result = TrainResult(run_id, event)
+    if isinstance(event, Finished) and run_id is not None and not should_stop():
+        judge(project, result, on_event, should_stop, threads)
     return result
 
 
+def judge(project: str | Path, result: TrainResult, on_event=lambda e: None,
+          should_stop=lambda: False, threads: int = 0) -> TrainResult:
+    """Score a finished run on the test split and fill in the publish decision (the launcher
+    of ``--processes N`` calls this once its ranks have finished the run)."""
+    result.test = score_on_test(project, result.run_id, on_event, should_stop, threads)
+    with ProjectStore(project, read_only=True) as store:
+        result.publish, result.why_not = publish_decision(store, result.run_id)
+    return result
+
+
+def activate(store: ProjectStore, run_id: int | None) -> None:
+    """Make a finished run's model the active one (None: no active model); a run whose model
+    folder is missing (moved or deleted) is refused in one line. The app's Make active and
+    ``nerstudio runs P --activate N`` both come here."""
+    from .runs import model_dir
+
+    if run_id is not None:
+        folder = model_dir(store, run_id)
+        if not folder.is_dir():
+            raise StoreError(f"run {run_id}: its model folder {folder} is missing "
+                             "(moved or deleted?)")
+    store.set_meta("active_run", run_id)
+
+
+def apply(project: str | Path, result: TrainResult) -> bool:
+    """Apply the publish decision of :func:`train` / :func:`conclude` (the command line; the app
+    applies it through its session so that its views hear of it). True when it published."""
+    if not result.publish:
+        return False
+    with ProjectStore(project) as store:
+        activate(store, result.run_id)
+    return True
+
+
 def train_and_publish(project: str | Path, config, on_event=lambda e: None,
-                      should_stop=lambda: False, resume_run: int | None = None) -> TrainResult:
-    """:func:`train`, then the decision applied: the command line's ``nerstudio train``."""
-    result = train(project, config, on_event, should_stop, resume_run)
-    if result.publish:
-        with ProjectStore(project) as store:
-            store.set_meta("active_run", result.run_id)
+                      should_stop=lambda: False, resume_run: int | None = None,
+                      data=None) -> TrainResult:
+    """:func:`train`, then its decision applied: the command line's ``nerstudio train``."""
+    result = train(project, config, on_event, should_stop, resume_run, data=data)
+    apply(project, result)
     return result
 
 

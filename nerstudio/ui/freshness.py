@@ -206,16 +206,10 @@ class KeepFresh(QObject):
         view = self.window._train_view
         if view is not None and view.busy():
             return "the Train view is busy"
-        from ..core.runs import owner_alive, run_folder
+        from ..core.slot import holder  # another process's run, review or train curve
 
-        try:
-            for run in self.store.runs():
-                if run["status"] == "running" and owner_alive(run_folder(self.store, run),
-                                                              run.get("created_at")):
-                    return f"run {run['id']} is running"
-        except (NerStudioError, sqlite3.Error):
-            return "the project is busy"
-        return None
+        busy = holder(self.store.path)
+        return f"{busy} is training on this project" if busy else None
 
     def due(self) -> bool:
         if self.store is None or self.window.read_only or not self.enabled():

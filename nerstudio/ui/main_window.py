@@ -755,7 +755,10 @@ class MainWindow(QMainWindow):
             return "The Train view is busy"
         if self.keep_fresh.worker is not None:
             return "A background run (Keep the model fresh) is training"
-        return None
+        from ..core.slot import holder  # another process (a terminal's train or review)
+
+        busy = self.session is not None and holder(self.session.path)
+        return f"{busy[0].upper()}{busy[1:]} is training on this project" if busy else None
 
     def find_errors(self) -> Worker | None:
         """Model ▸ Find likely label errors…: the k-fold review on a worker thread, with

@@ -13,46 +13,25 @@ project as it was (the core writes flags only once every fold is done).
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
-from ..core.errors import NerStudioError
 from .text import inform, plural, warn
 from .workers import Worker
 
 REVIEW_FOLDS = 5
 
 
-def review_base_model(store, active_run: int | None) -> str | None:
-    """The base model for the review's folds: the active run's own base model unless it is a
-    model of this project's runs (it would have seen the held-out gold); None: the default."""
-    from ..core.runs import runs_dir
-
-    if active_run is None:
-        return None
-    try:
-        base = store.run(active_run).get("base_model")
-    except (NerStudioError, sqlite3.Error):
-        return None
-    if not base:
-        return None
-    runs = runs_dir(Path(store.path)).resolve()
-    path = Path(base)
-    if path.exists() and (runs == path.resolve() or runs in path.resolve().parents):
-        return None
-    return base
-
-
-def run_review(project, config, k, *, progress, should_stop, emit):
-    """Worker function: the review; its events (folds, training steps) go to the dialog."""
-    from ..core.review import review_project
+def run_review(project, config, k, base_model_given=False, *, progress, should_stop, emit):
+    """Worker function: the review use case (the training slot, the base-model rule), as
+    ``nerstudio review`` runs it; its events (folds, training steps) go to the dialog."""
+    from ..core import usecases
     from .playground import import_ml
 
     import_ml(training=True)
-    return review_project(project, config, k=k, on_event=emit, should_stop=should_stop)
+    return usecases.review(project, config, k, emit, should_stop,
+                           base_model_given=base_model_given)
 
 
 class _Progress:
@@ -101,11 +80,8 @@ def start_review(window) -> Worker | None:
                "training at a time. Run it once that is done (or cancel it).")
         return None
     store = session.store
-    config = TrainConfig(keep_core_free=True)
-    base = review_base_model(store, session.active_run)
-    if base is not None:
-        config = dataclasses.replace(config, base_model=base)
-    config = dataclasses.replace(config, **getattr(window, "review_overrides", {}))
+    overrides = getattr(window, "review_overrides", {})
+    config = dataclasses.replace(TrainConfig(keep_core_free=True), **overrides)
     progress = QProgressDialog("Finding likely label errors: training on parts of the labelled "
                                "sentences…", "Cancel", 0, 0, window)
     progress.setObjectName("review-progress")
@@ -115,7 +91,7 @@ def start_review(window) -> Worker | None:
     progress.setMinimumWidth(460)
     progress.setAutoClose(False)  # the last fold's end is not the review's: cleanlab follows
     progress.setAutoReset(False)
-    worker = Worker(run_review, str(store.path), config, REVIEW_FOLDS)
+    worker = Worker(run_review, str(store.path), config, REVIEW_FOLDS, "base_model" in overrides)
     window.review_worker = worker
     window.review_progress = progress
 
