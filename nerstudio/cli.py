@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse the import (nothing is written) when the files bring labels the "
                         "project does not declare; without it they are added and reported")
     s.add_argument("--allow-duplicates", action="store_true",
-                   help="import sentences the project already has (same text and tokens) "
-                        "again; by default they are skipped, and the count is reported")
+                   help="import a file again though all of its sentences are already in the "
+                        "project (by default such a re-import is refused; a file that only "
+                        "shares some sentences with the project is imported whole, and the "
+                        "count is reported)")
     s.add_argument("--strip-prefix", metavar="PREFIX",
                    help="remove this prefix from every token that starts with it, e.g. en: "
                         "for en:Paris")

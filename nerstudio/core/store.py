@@ -86,7 +86,7 @@ class _ImportBatch:
     documents: int = 0
     sentences: int = 0
     labels: list[str] = field(default_factory=list)  # new labels, in order of first use
-    skip_duplicates: bool = False  # leave out sentences the project already has
+    skip_duplicates: bool = False  # refuse a file all of whose sentences the project has
 
 
 # Staging tables of an import (1-based ``i`` / ``doc`` / ``sent`` numbers within the import).
@@ -637,7 +637,7 @@ class ProjectStore:
             [(i, i) for i in sentence_ids])
 
     # -- import ---------------------------------------------------------------------------------
-    last_duplicates: tuple[int, int] = (0, 0)  # (skipped, read) by the latest import's copy
+    last_duplicates: tuple[int, int] = (0, 0)  # (already there, read) by the latest import
 
     def import_items(self, items: Iterable[Sentence | DocumentStart], source: str = "",
                      split: str | None = None, ratios: tuple[float, float, float] | None = None,
@@ -652,9 +652,10 @@ class ProjectStore:
         parsing. Inside :meth:`import_together` the copy waits for the end of the block (several
         files, one transaction). ``split`` overrides the source's splits;
         ``ratios`` assigns train/dev/test at random with ``seed``. ``on_progress(n)`` is called
-        every ``chunk`` sentences read. ``skip_duplicates`` leaves out the sentences the project
-        already has (same text and tokens; see :attr:`last_duplicates`; inside
-        :meth:`import_together` the block's own flag decides). Returns the number of sentences
+        every ``chunk`` sentences read. ``skip_duplicates`` refuses a re-import: a file all of
+        whose sentences the project already has (same text and tokens; see
+        :meth:`_check_duplicates` and :attr:`last_duplicates`; inside :meth:`import_together`
+        the block's own flag decides). Returns the number of sentences
         imported (inside :meth:`import_together`: staged)."""
         if self.read_only:
             raise ReadOnlyProjectError(self._read_only_message())
@@ -789,12 +790,12 @@ class ProjectStore:
     def _write_import(self, batch: _ImportBatch) -> int:
         """Copy a staged import in one short transaction (ids are taken inside it: another
         process may have imported meanwhile); returns the sentences copied."""
-        skipped = self._drop_duplicates() if batch.skip_duplicates else 0
-        self.last_duplicates = (skipped, batch.sentences)
+        already = self._check_duplicates(batch.skip_duplicates)
+        self.last_duplicates = (already, batch.sentences)
         with self.transaction():
             labels = self._label_ids()
             used = [r[0] for r in self._q("SELECT DISTINCT label FROM temp.import_spans")]
-            # (a new label only skipped duplicates used is not added) + one deleted meanwhile
+            # the labels the staged spans use (and one deleted meanwhile)
             for name in [n for n in batch.labels if n in used] + used:
                 if name not in labels:
                     labels[name] = self._add_label(name)
@@ -812,31 +813,35 @@ class ProjectStore:
                 'INSERT INTO spans(sentence_id, start, "end", label_id) SELECT ? + sent, '
                 'start, "end", (SELECT id FROM main.labels l WHERE l.name = p.label) '
                 "FROM temp.import_spans p", (first_sent,))
-        return batch.sentences - skipped
+        return batch.sentences
 
-    def _drop_duplicates(self) -> int:
-        """Unstage the staged sentences the project already has (same text, tokens and
-        offsets), and the documents left empty by it; returns how many. Re-importing a file
-        then adds nothing, and says so. Runs before the write lock is taken: a temp index on
-        the staged text makes it one scan of the project's sentences."""
+    def _check_duplicates(self, refuse_reimport: bool) -> int:
+        """How many staged sentences the project already has (same text, tokens and offsets);
+        they are imported all the same (a dataset's dev split may repeat a train sentence, and
+        an import must bring the file exactly). ``refuse_reimport``: a file ALL of whose
+        sentences are already there was imported before: refused in one line, nothing of the
+        import written (``--allow-duplicates`` imports it again). Runs before the write lock is
+        taken: a temp index on the staged text makes it one scan of the project's sentences."""
         conn = self.db.conn
         conn.execute("CREATE INDEX IF NOT EXISTS temp.import_sentences_text "
                      "ON import_sentences(text)")
         conn.execute("DROP TABLE IF EXISTS temp.import_duplicates")
-        conn.execute("CREATE TEMP TABLE import_duplicates AS SELECT t.i, t.doc FROM "
+        conn.execute("CREATE TEMP TABLE import_duplicates AS SELECT DISTINCT t.i FROM "
                      "main.sentences s JOIN temp.import_sentences t ON t.text = s.text "
                      "AND t.tokens = s.tokens AND t.starts = s.starts")
-        conn.execute("DELETE FROM temp.import_spans WHERE sent IN "
-                     "(SELECT i FROM temp.import_duplicates)")
-        skipped = conn.execute("DELETE FROM temp.import_sentences WHERE i IN "
-                               "(SELECT i FROM temp.import_duplicates)").rowcount
-        conn.execute("DELETE FROM temp.import_documents WHERE i IN (SELECT doc FROM "
-                     "temp.import_duplicates) AND i NOT IN (SELECT doc FROM "
-                     "temp.import_sentences)")
+        per_source = conn.execute(
+            "SELECT d.source, count(t.i), count(x.i) FROM temp.import_sentences t "
+            "JOIN temp.import_documents d ON d.i = t.doc "
+            "LEFT JOIN temp.import_duplicates x ON x.i = t.i GROUP BY d.source").fetchall()
         conn.execute("DROP TABLE temp.import_duplicates")
         if self._staging_commits and conn.in_transaction:  # temp tables only: no lock
             conn.commit()
-        return skipped
+        for source, n, dup in per_source:
+            if refuse_reimport and n and dup == n:
+                raise StoreError(f"{source or 'the import'}: all {n} of its sentences are "
+                                 "already in the project (imported before?); nothing was "
+                                 "imported (--allow-duplicates imports them again)")
+        return sum(dup for _s, _n, dup in per_source)
 
     def _drop_staging(self) -> None:
         """Forget a staged import (after it was copied, or after a failure while reading)."""

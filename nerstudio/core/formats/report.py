@@ -45,7 +45,7 @@ class ImportReport:
     utf16_first: str | None = None
     widened: int = 0  # span edges inside a character cluster, moved out to keep it whole
     widened_first: str | None = None
-    already: int = 0  # sentences the project already had, skipped
+    already: int = 0  # sentences the project already had (imported all the same)
     read: int = 0  # sentences read (with those skipped)
 
     # -- filled by the readers ------------------------------------------------------------------
@@ -133,8 +133,8 @@ class ImportReport:
             out.append(f"widened {_n(self.widened, 'span edge')} that cut a character (a letter "
                        f"and its accent, an emoji sequence), first at {self.widened_first}")
         if self.already:
-            out.append(f"{self.already} of {_n(self.read, 'sentence')} are already in the "
-                       "project (same text and tokens); skipped")
+            out.append(f"{self.already} of {_n(self.read, 'sentence')} were already in the "
+                       "project (same text and tokens); imported all the same")
         if not out:
             out.append("no new labels, no tags repaired, nothing skipped")
         return out

@@ -36,9 +36,11 @@ from .safety import atomic_file
 MISSING = "the spaCy format needs spaCy: pip install 'nerstudio[spacy]'"
 KEYS = ("nerstudio_status", "nerstudio_split", "nerstudio_document", "nerstudio_header")
 # A DocBin may inflate to INFLATE_RATIO times its size on disk, or INFLATE_FLOOR bytes if more
-# (real DocBins compress 5-20 times; a zlib bomb ~1000 times).
-INFLATE_RATIO = 100
-INFLATE_FLOOR = 256 << 20
+# (real DocBins compress 5-20 times; a zlib bomb ~1000 times). spaCy then holds several times
+# the inflated size as Python objects, so the floor stays small: 64 MiB inflated, a few
+# hundred MB while spaCy reads it.
+INFLATE_RATIO = 50
+INFLATE_FLOOR = 64 << 20
 _CHUNK = 1 << 20
 
 
