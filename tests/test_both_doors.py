@@ -137,3 +137,32 @@ def test_one_training_at_a_time_holds_across_processes_and_doors(qtbot, tmp_path
         assert s.runs() == []
     with training_slot(path, "a training run"):  # released by its holder: free again
         pass
+
+
+def test_the_publish_rule_without_a_dev_split_compares_the_same_held_out_share(tmp_path):
+    """No dev split: each run holds out the same seeded share of train while the training
+    sentences, seed and dev fraction are unchanged, so a worse run does not replace the
+    active model (found by a walkthrough: a 0.03 run replaced a 0.33 one); once sentences were
+    labelled since, the shares differ and the new run replaces it."""
+    from nerstudio.core.domain import Span
+    from nerstudio.core.usecases import publish_decision
+
+    path = make_project(tmp_path / "p.nerproj", n_train=8, dev=False, test=False)
+    with ProjectStore(path) as s:
+        config = {"seed": 42, "dev_fraction": 0.1}
+
+        def run(f1, **changes):
+            run_id = s.create_run("tiny", {**config, **changes}, ["O"])
+            s.update_run(run_id, status="finished", best_f1=f1)
+            return run_id
+
+        good = run(0.33)
+        s.set_meta("active_run", good)
+        assert publish_decision(s, run(0.03)) == (
+            False, f"dev F1 0.030 is below the active run {good}'s 0.330")
+        assert publish_decision(s, run(0.5))[0] is True  # better: replaces
+        assert publish_decision(s, run(0.03, seed=7))[0] is True  # another held-out share
+        s.db.execute("UPDATE runs SET created_at = datetime('now', '-1 minute')")
+        sid = s.sentence_rows(0, 1, split="train")[0].id
+        s.set_spans(sid, [Span(0, 1, "PER")], status="labelled")  # labelled since
+        assert publish_decision(s, run(0.03))[0] is True

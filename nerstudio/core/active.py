@@ -149,7 +149,8 @@ def score_sentences(predictor: Predictor, sentences: Sequence, chunk: int = 256,
         if should_stop():
             return None
         part = sentences[start:start + chunk]
-        preds = predictor.predict_words([s.words for s in part], should_stop=should_stop)
+        preds = predictor.predict_words([s.words for s in part], should_stop=should_stop,
+                                        summary=True)  # mnlp needs each word's top only
         if should_stop():
             return None
         out += [(s.id, list(s.words), mnlp(p)) for s, p in zip(part, preds)]

@@ -74,24 +74,38 @@ def train_sizes(store: ProjectStore, config) -> tuple[int, int]:
 
 
 def publish_decision(store: ProjectStore, run_id: int) -> tuple[bool, str]:
-    """A finished run replaces the active model unless it scores worse on the same dev set:
-    the project's own dev split (labelled dev sentences), unchanged since the active run
-    started. Without a dev split each run holds out its own share of train, and after dev
-    edits the sets differ: the scores are not comparable, and the new run replaces."""
+    """A finished run replaces the active model unless it scores worse on the same dev set.
+    The same set: the project's dev split unchanged since the active run started; or, without
+    a dev split, the same seeded share held out of train (the same training sentences, seed
+    and dev fraction: the engine's hold-out is then the same sentences). When the sets differ
+    (dev edited, sentences labelled since) the scores are not comparable, and the new run
+    replaces the old."""
     try:
         active = store.meta("active_run")
-        if active is None or active == run_id or store.count(split="dev", status=LABELLED) == 0:
+        if active is None or active == run_id:
             return True, ""
-        current = store.run(active)
-        if not current.get("created_at") or store.split_changed_since("dev",
-                                                                      current["created_at"]):
+        current, new_run = store.run(active), store.run(run_id)
+        if not _same_dev_set(store, current, new_run):
             return True, ""
-        new, old = store.run(run_id).get("best_f1"), current.get("best_f1")
+        new, old = new_run.get("best_f1"), current.get("best_f1")
     except (NerStudioError, sqlite3.Error):
         return True, ""
     if new is None or old is None or new >= old:
         return True, ""
     return False, f"dev F1 {new:.3f} is below the active run {active}'s {old:.3f}"
+
+
+def _same_dev_set(store: ProjectStore, old_run: dict, new_run: dict) -> bool:
+    """Whether two runs were scored on the same dev sentences (see :func:`publish_decision`)."""
+    since = old_run.get("created_at")
+    if not since:
+        return False
+    if store.count(split="dev", status=LABELLED):
+        return not store.split_changed_since("dev", since)
+    old, new = old_run.get("config") or {}, new_run.get("config") or {}
+    same_draw = all(old.get(k) == new.get(k) for k in ("seed", "dev_fraction"))
+    return same_draw and not any(store.split_changed_since(split, since)
+                                 for split in ("train", "unassigned", "dev"))
 
 
 def score_on_test(project: str | Path, run_id: int, emit: Callable[[object], None],
