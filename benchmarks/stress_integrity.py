@@ -248,7 +248,7 @@ def child_import_together(project: str, files: list[str], announce: bool = False
         ProjectStore._write_import = announced
     with ProjectStore(project) as store, store.import_together():
         for f in files:
-            import_file(store, f, skip_duplicates=False)  # the same file again and again
+            import_file(store, f, refuse_reimport=False)  # the same file again and again
     return 0
 
 

@@ -196,7 +196,7 @@ def cmd_import(a) -> int:
         before, done = store.count(), 0
         report = ImportReport(known=set(store.label_set().names))
         # files parsed without the lock, copied at once
-        with store.import_together(skip_duplicates=not a.allow_duplicates):
+        with store.import_together(refuse_reimport=not a.allow_duplicates):
             for f in a.files:
                 bar.set_postfix_str(Path(f).name)
                 done += import_file(store, f, a.format, split=a.split, ratios=a.split_ratio,

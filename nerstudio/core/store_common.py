@@ -72,7 +72,7 @@ class _ImportBatch:
     documents: int = 0
     sentences: int = 0
     labels: list[str] = field(default_factory=list)  # new labels, in order of first use
-    skip_duplicates: bool = False  # refuse a file all of whose sentences the project has
+    refuse_reimport: bool = False  # refuse a file all of whose sentences the project has
 
 
 # Staging tables of an import (1-based ``i`` / ``doc`` / ``sent`` numbers within the import).

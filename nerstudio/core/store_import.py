@@ -16,7 +16,7 @@ class ImportPart:
     def import_items(self, items: Iterable[Sentence | DocumentStart], source: str = "",
                      split: str | None = None, ratios: tuple[float, float, float] | None = None,
                      seed: int = 42, on_progress: Callable[[int], None] | None = None,
-                     chunk: int = 2000, skip_duplicates: bool = False) -> int:
+                     chunk: int = 2000, refuse_reimport: bool = False) -> int:
         """Insert sentences (and document boundaries) from an importer, all or nothing.
 
         The whole stream is read and checked first into this connection's TEMP tables, without
@@ -26,7 +26,7 @@ class ImportPart:
         parsing. Inside :meth:`import_together` the copy waits for the end of the block (several
         files, one transaction). ``split`` overrides the source's splits;
         ``ratios`` assigns train/dev/test at random with ``seed``. ``on_progress(n)`` is called
-        every ``chunk`` sentences read. ``skip_duplicates`` refuses a re-import: a file all of
+        every ``chunk`` sentences read. ``refuse_reimport`` refuses a re-import: a file all of
         whose sentences the project already has (same text and tokens; see
         :meth:`_check_duplicates` and :attr:`last_duplicates`; inside :meth:`import_together`
         the block's own flag decides). Returns the number of sentences
@@ -37,10 +37,10 @@ class ImportPart:
             raise StoreError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
         with self._sqlite_errors():
             return self._import_items(items, source, split, ratios, seed, on_progress, chunk,
-                                      skip_duplicates)
+                                      refuse_reimport)
 
     def _import_items(self, items, source, split, ratios, seed, on_progress, chunk,
-                      skip_duplicates=False) -> int:
+                      refuse_reimport=False) -> int:
         together = self._together
         if together is not None:  # staged now, copied when import_together's block ends
             before = (together.sentences, together.documents, len(together.labels))
@@ -57,7 +57,7 @@ class ImportPart:
             self._staging_commits = not self.db.conn.in_transaction
             try:
                 batch = self._begin_staging()
-                batch.skip_duplicates = skip_duplicates
+                batch.refuse_reimport = refuse_reimport
                 self._read_import(batch, items, source, split, ratios, random.Random(seed),
                                   on_progress, chunk)
                 n = self._write_import(batch)
@@ -68,14 +68,14 @@ class ImportPart:
         return n
 
     @contextmanager
-    def import_together(self, skip_duplicates: bool = False):
+    def import_together(self, refuse_reimport: bool = False):
         """Several imports (files) as one: each ``import_items`` call in the block only reads
         and checks its stream into the TEMP tables (no lock on the project); at the end of the
         block all of it is copied in ONE short transaction, or, if the block raised, nothing.
 
         Use this, not ``transaction()``, around a multi-file import: a transaction would hold
         the write lock while every file is parsed, and other writers (the GUI, a training run)
-        would wait for all of it or give up with ProjectBusyError. ``skip_duplicates``: as
+        would wait for all of it or give up with ProjectBusyError. ``refuse_reimport``: as
         :meth:`import_items`', for the whole block."""
         if self.read_only:
             raise ReadOnlyProjectError(self._read_only_message())
@@ -85,7 +85,7 @@ class ImportPart:
         try:
             with self._sqlite_errors():
                 self._together = self._begin_staging()
-                self._together.skip_duplicates = skip_duplicates
+                self._together.refuse_reimport = refuse_reimport
             yield
             batch, self._together = self._together, None
             self._write_import(batch)
@@ -164,7 +164,7 @@ class ImportPart:
     def _write_import(self, batch: _ImportBatch) -> int:
         """Copy a staged import in one short transaction (ids are taken inside it: another
         process may have imported meanwhile); returns the sentences copied."""
-        already = self._check_duplicates(batch.skip_duplicates)
+        already = self._check_duplicates(batch.refuse_reimport)
         self.last_duplicates = (already, batch.sentences)
         with self.transaction():
             labels = self._label_ids()

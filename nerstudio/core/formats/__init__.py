@@ -160,16 +160,17 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
                 sentence_split: bool = True,
                 on_progress: Callable[[int], None] | None = None,
                 report: ImportReport | None = None, strip_prefix: str | None = None,
-                labels_strict: bool = False, skip_duplicates: bool = True) -> int:
+                labels_strict: bool = False, refuse_reimport: bool = True) -> int:
     """Import one file (or HF dataset) in one transaction: on any error nothing changes.
     ``report`` (an ImportReport) is filled as the file is read: the project's labels before the
     import are its ``known`` (kept from the first file of an ``import_together`` block).
     ``labels_strict`` refuses a file that brings labels the project does not declare (checked
     after reading, before anything is copied; inside ``import_together`` check the report at
-    the end of the block instead, to name every file's labels). ``skip_duplicates`` leaves out
-    the sentences the project already has (same text and tokens: a file imported twice adds
-    nothing), counted in the report (inside ``import_together`` the block's flag decides, and
-    the caller tells the report with ``report.duplicates(*store.last_duplicates)`` after it)."""
+    the end of the block instead, to name every file's labels). ``refuse_reimport`` refuses a
+    file all of whose sentences the project already has (same text and tokens: imported
+    before); sentences a file only shares with the project are imported and counted in the
+    report (inside ``import_together`` the block's flag decides, and the caller tells the
+    report with ``report.duplicates(*store.last_duplicates)`` after it)."""
     report = report if report is not None else ImportReport()
     if report.known is None:
         report.known = set(store.label_set().names)
@@ -178,7 +179,7 @@ def import_file(store: ProjectStore, path: str | Path, fmt: str | None = None, *
     if labels_strict:
         items = _strict_at_end(items, report)
     n = store.import_items(items, source=str(path), ratios=ratios, seed=seed,
-                           on_progress=on_progress, skip_duplicates=skip_duplicates)
+                           on_progress=on_progress, refuse_reimport=refuse_reimport)
     report.duplicates(*store.last_duplicates)
     return n
 

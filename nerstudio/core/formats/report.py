@@ -80,10 +80,11 @@ class ImportReport:
             self.widened += widened
             self.widened_first = self.widened_first or where
 
-    def duplicates(self, skipped: int, read: int) -> None:
-        """Of ``read`` sentences, ``skipped`` were already in the project (the store's
-        ``last_duplicates``); set, not added: the store counts a whole import."""
-        self.already, self.read = skipped, read
+    def duplicates(self, already: int, read: int) -> None:
+        """Of ``read`` sentences, ``already`` were in the project before (the store's
+        ``last_duplicates``; imported all the same); set, not added: the store counts a whole
+        import."""
+        self.already, self.read = already, read
 
     def skip(self, reason: str, where: str) -> None:
         self.skipped[reason] += 1
