@@ -24,7 +24,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import StoreError
-from .procs import process_start
+from .paths import project_path as _project_path
+from .paths import runs_dir  # noqa: F401  (re-exported: callers find runs here)
+from .procs import process_start, same_process
 from .store import ProjectStore
 from .training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig,
                        TrainingData, train)
@@ -56,18 +58,6 @@ def unassigned_note(store: ProjectStore) -> str | None:
     dev = store.count(split="dev", status=LABELLED)
     return (f"train: {n} labelled sentence{'s' * (n != 1)} in no split used as train"
             + ("" if dev else "; dev: a seeded share of train held out"))
-
-
-def runs_dir(project: Path) -> Path:
-    """``<project>.runs`` beside the project's real file: opened through a symlink or not, a
-    project finds the same runs."""
-    real = _project_path(project)
-    return real.with_name(real.name + ".runs")
-
-
-def _project_path(store_or_path) -> Path:
-    """The project file's real path (symlinks resolved): the one place its runs are beside."""
-    return Path(os.path.realpath(getattr(store_or_path, "path", store_or_path)))
 
 
 def run_folder(store_or_path, run: dict | int) -> Path:
@@ -307,16 +297,7 @@ def owner_alive(folder: Path, created_at: str | None = None) -> bool:
         return _age_s(created_at) < UNOWNED_GRACE_S
     if owner.get("host") != socket.gethostname() or os.name == "nt":
         return True  # (os.kill on Windows would terminate the process, not probe it)
-    if Path("/proc/self/stat").exists():
-        start = _process_start(owner["pid"])
-        return start is not None and start == (owner.get("start") or start)
-    try:
-        os.kill(owner["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return same_process(owner["pid"], owner.get("start"))
 
 
 def _age_s(created_at: str | None) -> float:

@@ -24,6 +24,8 @@ from .errors import (ProjectBusyError, ReadOnlyProjectError, StaleEditError, Sto
                      TagError, cannot_write)
 from .flag_rules import accept_tag, open_flags
 from .iob import check_spans
+from .procs import HAS_PROC as _HAS_PROC
+from .procs import process_start as _process_start
 from .schema import APPLICATION_ID, migrations
 
 _SENTENCE_COLUMNS = ("id", "document_id", "position", "text", "tokens", "starts", "columns",
@@ -106,7 +108,6 @@ def _tokens_from_row(text: str, tokens_json: str, starts_json: str) -> list[Toke
     return [Token(w, s, s + len(w)) for w, s in zip(json.loads(tokens_json), json.loads(starts_json))]
 
 
-_HAS_PROC = Path("/proc/self/stat").exists()
 _STARTS: dict[int, str] = {}  # this process's start time, by pid (read once, not per edit)
 
 
@@ -115,25 +116,6 @@ def _own_start() -> str:
     if pid not in _STARTS:
         _STARTS[pid] = _process_start(pid) or ""
     return _STARTS[pid]
-
-
-def _process_start(pid: int) -> str | None:
-    """The process's start time (from /proc, so a reused pid is not taken for it); None when
-    there is no such live process (a zombie counts as dead). Without /proc: "" when alive."""
-    if not _HAS_PROC:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except OSError:  # PermissionError: another user's live process
-            pass
-        return ""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].decode().split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else fields[19]
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
