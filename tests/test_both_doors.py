@@ -166,3 +166,25 @@ def test_the_publish_rule_without_a_dev_split_compares_the_same_held_out_share(t
         sid = s.sentence_rows(0, 1, split="train")[0].id
         s.set_spans(sid, [Span(0, 1, "PER")], status="labelled")  # labelled since
         assert publish_decision(s, run(0.03))[0] is True
+
+
+def test_a_probe_of_the_slot_does_not_refuse_a_training_that_starts_meanwhile(tmp_path):
+    """``slot.holder`` (the app asks it before every background run) takes the lock for an
+    instant; a training starting in that instant waits for the probe instead of being refused
+    as if another training held the slot."""
+    import fcntl
+    import os
+    import threading
+
+    from nerstudio.core.slot import slot_path
+
+    path = make_project(tmp_path / "p.nerproj", n_train=2)
+    slot_path(path).parent.mkdir(parents=True, exist_ok=True)
+    probe = os.open(slot_path(path), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(probe, fcntl.LOCK_EX)  # a probe in progress: no owner written
+    threading.Timer(0.05, lambda: fcntl.flock(probe, fcntl.LOCK_UN)).start()
+    try:
+        with training_slot(path, "a training run"):
+            pass
+    finally:
+        os.close(probe)

@@ -77,13 +77,10 @@ def training_slot(project: str | Path, what: str) -> Iterator[None]:
         raise NerStudioError(f"{path.parent}: cannot write the project's runs folder "
                              f"({exc.strerror or exc}); nothing was started") from exc
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise TrainingBusyError(
-                    f"{project}: {_describe(_read_owner(fd))} is training on this project; one "
-                    "training at a time: wait for it or cancel it, then try again") from None
+        if fcntl is not None and not _lock(fd):
+            raise TrainingBusyError(
+                f"{project}: {_describe(_read_owner(fd))} is training on this project; one "
+                "training at a time: wait for it or cancel it, then try again")
         _write_owner(fd, what)
         try:
             yield
@@ -93,6 +90,21 @@ def training_slot(project: str | Path, what: str) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _lock(fd: int, patience_s: float = 1.0) -> bool:
+    """Take the slot's lock, or False when a training holds it. :func:`holder` probes by
+    taking the lock for an instant: a start that meets a probe tries again (for up to
+    ``patience_s``) rather than being refused by it."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline or _read_owner(fd).get("pid"):
+                return False  # a holder has written who it is: a training, not a probe
+            time.sleep(0.02)
 
 
 def _write_owner(fd: int, what: str | None) -> None:
