@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("preannotate", help="store a model's suggestions for unlabelled sentences")
     s.add_argument("project")
-    s.add_argument("--model", required=True, help="a model folder or a run number")
+    s.add_argument("--model", help="a model folder or a run number (default: the project's "
+                   "active model, as the app's Pre-annotate)")
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
     s.add_argument("--all", action="store_true", help="labelled sentences too")
 
@@ -241,33 +242,10 @@ def cmd_export(a) -> int:
 
 def _predictor(model: str, project: str | None):
     from .core.inference import Predictor
+    from .core.usecases import prediction_model
 
-    run_id = None
-    if model.isdigit():
-        if not project:
-            raise NerStudioError("a run number needs --project")
-        from .core.runs import model_dir, reconcile
-
-        with _open(project) as store:
-            reconcile(store)
-            run_id = int(model)
-            model = str(model_dir(store, run_id))
-    elif model != "embedded" and not Path(model).exists():
-        if not _hub_name(model):
-            raise NerStudioError(f"{model}: no such model folder")
-        from .core.hub import check_hub_model
-
-        check_hub_model(model)  # offline and not cached: one line now, not after 25 s of retries
-    return Predictor(model), run_id
-
-
-def _hub_name(text: str) -> bool:
-    """``owner/name`` (a Hugging Face model id), never a path: ./x, /x, ~/x, a/b/c are folders,
-    and so is owner/name when a folder ``owner`` is here (a typo in a local path)."""
-    import re
-
-    return (re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", text) is not None
-            and not Path(text).parent.exists())
+    folder, run_id = prediction_model(project, model)
+    return Predictor(folder), run_id
 
 
 def cmd_predict(a) -> int:
@@ -278,24 +256,21 @@ def cmd_predict(a) -> int:
 
 
 def cmd_preannotate(a) -> int:
-    from .core.preannotate import preannotate
+    from .core.preannotate import skipped_text
+    from .core.usecases import suggest
     from .progress import progress
 
-    predictor, run_id = _predictor(a.model, a.project)
-    status = ("unlabelled", "labelled", "reviewed") if a.all else ("unlabelled",)
     with progress(None, "sentences", "pre-annotating") as bar:
         def on_progress(done, total):
             if bar.total != total:
                 bar.reset(total)
             bar.set(done)
-        skipped: dict[str, int] = {}
-        n = preannotate(a.project, predictor, run_id, status, a.split, on_progress,
-                        skipped=skipped)
-    print(f"stored suggestions for {n} sentences")
-    if skipped:
-        from .core.preannotate import skipped_text
-
-        print(skipped_text(skipped), file=sys.stderr)
+        done = suggest(a.project, a.model, labelled=a.all, split=a.split,
+                       on_progress=on_progress)
+    print(f"stored suggestions for {done.sentences} sentences (run {done.run_id}'s model)"
+          if done.run_id is not None else f"stored suggestions for {done.sentences} sentences")
+    if done.skipped:
+        print(skipped_text(done.skipped), file=sys.stderr)
     return 0
 
 

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from nerstudio.core.slot import training_slot  # noqa: E402
 from nerstudio.core.store import ProjectStore  # noqa: E402
@@ -188,3 +188,54 @@ def test_a_probe_of_the_slot_does_not_refuse_a_training_that_starts_meanwhile(tm
             pass
     finally:
         os.close(probe)
+
+
+# -- pre-annotate: `nerstudio preannotate P` and Model > Pre-annotate (Ctrl+P) ---------------------
+def _predictions(path: Path) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        return con.execute('SELECT s.text, p.start, p."end", p.label, round(p.score, 3) '
+                           "FROM predictions p JOIN sentences s ON s.id = p.sentence_id "
+                           "ORDER BY s.text, p.start").fetchall()
+    finally:
+        con.close()
+
+
+def test_preannotate_gives_the_same_suggestions_through_the_cli_and_the_app(
+        qtbot, tmp_path, settings, trained):
+    """Both start from the active run's model (the CLI needs no --model), store the same
+    suggestions, and both say that the model's LOC entities were not stored (the project has
+    no LOC label)."""
+    from nerstudio.core.paths import runs_dir
+    from tests.conftest import TINY_DATA
+    from tests.test_evaluation import _sentence
+    from tests.test_gui_train import fake_run
+
+    by_cli, by_app = tmp_path / "cli.nerproj", tmp_path / "app.nerproj"
+    with ProjectStore.create(by_cli, labels=["PER", "ORG"]) as s:
+        s.import_items([_sentence(e.words, ["O"] * len(e.words), "unassigned", "unlabelled")
+                        for e in TINY_DATA[:16]])
+        s.set_meta("active_run", fake_run(s, copy_from=trained))
+    shutil.copyfile(by_cli, by_app)
+    shutil.copytree(runs_dir(by_cli), runs_dir(by_app))
+
+    out = cli("preannotate", by_cli)
+    assert out.returncode == 0, out.stderr
+    assert "stored suggestions for 16 sentences (run 1's model)" in out.stdout
+    assert "whose label the project does not have: LOC" in out.stderr
+
+    w = open_window(qtbot, by_app, settings)
+    said = []  # the status bar's lines (the background ranking writes there too)
+    w.statusBar().messageChanged.connect(said.append)
+    w.activateWindow()  # a shortcut reaches the active window's actions
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5000)
+    qtbot.keyClick(QApplication.focusWidget() or w, Qt.Key_P, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: any("Suggestions for 16 sentences" in m for m in said),
+                    timeout=120000)
+    line = next(m for m in said if "Suggestions for" in m)
+    assert "whose label the project does not have: LOC" in line
+    by_cli_rows = _predictions(by_cli)
+    assert by_cli_rows and not any(row[3] == "LOC" for row in by_cli_rows)
+    assert _predictions(by_app) == by_cli_rows

@@ -256,8 +256,10 @@ def test_user_keeps_annotating_while_training(window, qtbot, tiny_bert):
         pass
 
 
-def test_preannotate_from_the_menu(window, qtbot, trained, monkeypatch):
-    monkeypatch.setattr(window, "active_model_dir", lambda: trained)
+def test_preannotate_from_the_menu(window, qtbot, trained):
+    from tests.test_gui_train import fake_run
+
+    window.session.set_active_run(fake_run(window.store, copy_from=trained))
     worker = window.preannotate()
     with qtbot.waitSignal(worker.finished, timeout=60000):
         pass

@@ -9,10 +9,19 @@ cached is a one-line error at once. Imports huggingface_hub only when called.
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from .errors import NerStudioError
 
 PROBE_TIMEOUT_S = 3.0
+
+
+def hub_id(text: str) -> bool:
+    """``owner/name`` (a Hugging Face model id), never a path: ./x, /x, ~/x, a/b/c are folders,
+    and so is owner/name when a folder ``owner`` is here (a typo in a local path)."""
+    return (re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", text) is not None
+            and not Path(text).parent.exists())
 
 
 def check_hub_model(name: str, probe_timeout: float = PROBE_TIMEOUT_S) -> None:

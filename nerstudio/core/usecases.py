@@ -13,7 +13,10 @@ Each rule is now stated once here, and both doors call it:
 - :func:`publish_decision`: a finished run becomes the active model unless it scores worse
   than the active one on the project's dev split, unchanged since the active run started;
 - :func:`review`: the label-error review, from :func:`review_base_model`, in the slot;
-- :func:`train_curve`: the train curve, in the slot.
+- :func:`train_curve`: the train curve, in the slot;
+- :func:`suggest`: pre-annotation (suggestions and the active-learning order) with the
+  active run's model unless another is named (:func:`prediction_model`);
+- :func:`rank`: the active-learning order alone, refreshed with the active model.
 
 Everything here is Qt-free and takes a project path (each call opens its own store: workers
 run on threads of their own).
@@ -259,3 +262,66 @@ def train_curve(project: str | Path, fractions, config, on_event=lambda e: None,
 
     with training_slot(project, "the train curve"):
         return curve(project, fractions, config, on_event, should_stop)
+
+
+@dataclass
+class Suggested:
+    """What :func:`suggest` did: sentences given suggestions, the run whose model made them, and
+    the predicted entities not stored because the project lacks their label (label -> count)."""
+
+    sentences: int
+    run_id: int | None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def prediction_model(project: str | Path | None, model: str | None) -> tuple[str, int | None]:
+    """(model folder or name, run id) for predicting: ``None`` is the project's active model
+    (the app's rule), a number is that run's model, anything else a folder, ``embedded`` or a
+    Hugging Face id (checked now, in one line, rather than after the hub's retries)."""
+    from .hub import check_hub_model, hub_id
+    from .runs import model_dir
+
+    if model is None or model.isdigit():
+        if not project:
+            raise NerStudioError("a run number needs --project")
+        with ProjectStore(project, read_only=True) as store:
+            run_id = int(model) if model is not None else store.meta("active_run")
+            if run_id is None:
+                raise StoreError(f"{project}: no active model yet: train one first "
+                                 "(nerstudio train, or the app's Train), or name one with --model")
+            return str(model_dir(store, run_id)), run_id
+    if model != "embedded" and not Path(model).exists():
+        if not hub_id(model):
+            raise NerStudioError(f"{model}: no such model folder")
+        check_hub_model(model)
+    return model, None
+
+
+def suggest(project: str | Path, model: str | None = None, *, labelled: bool = False,
+            split: str | None = None, on_progress=None,
+            should_stop=lambda: False) -> Suggested:
+    """Pre-annotate: store a model's suggestions for the unlabelled sentences (``labelled``:
+    the labelled ones too; ``split``: only that split) and the active-learning order of the
+    unlabelled ones. Gold is never touched. ``nerstudio preannotate``, Model > Pre-annotate and
+    the keep-fresh refresh all come here."""
+    from .inference import Predictor
+    from .preannotate import preannotate
+
+    folder, run_id = prediction_model(project, model)
+    status = ("unlabelled", "labelled", "reviewed") if labelled else ("unlabelled",)
+    skipped: dict[str, int] = {}
+    n = preannotate(project, Predictor(folder), run_id, status, split, on_progress,
+                    should_stop, skipped=skipped)
+    return Suggested(n, run_id, skipped)
+
+
+def rank(project: str | Path, model: str | None = None, *, on_progress=None,
+         should_stop=lambda: False) -> int | None:
+    """Refresh the active-learning order of the unlabelled sentences with the active model (or
+    ``model``) without touching suggestions; None when cancelled (the old order stays)."""
+    from .active import refresh_active_order
+    from .inference import Predictor
+
+    folder, run_id = prediction_model(project, model)
+    return refresh_active_order(project, Predictor(folder), run_id, on_progress=on_progress,
+                                should_stop=should_stop)

@@ -2,9 +2,9 @@
 
 When the active model changes (a run finished, a run made active, another process changed it, a
 project opened whose stored order is from another model), :class:`ModelRefresher` ranks the
-unlabelled sentences with it on a :class:`Worker` thread (``core.active.refresh_active_order``),
+unlabelled sentences with it on a :class:`Worker` thread (``core.usecases.rank``),
 or, after a background run (``request(suggestions=True)``), pre-annotates them
-(``core.preannotate.preannotate``, which stores the order as well). One refresh at a time: a
+(``core.usecases.suggest``, which stores the order as well). One refresh at a time: a
 request during one cancels it and starts again with the newest model. Failures are a line in the
 status bar, never a dialog (this work was not asked for by a click). Nothing here touches gold.
 """
@@ -25,37 +25,18 @@ NO_MODEL_REASON = ("The active-learning order needs a trained model: train one i
                    "(or make a finished run active).")
 
 
-def refresh_worker_fn(project, model, run_id, suggestions, *, progress, should_stop, emit):
-    """Worker function: rank the unlabelled sentences with the model (and, with ``suggestions``,
-    store its suggestions too); returns how many sentences were scored."""
-    from ..core.inference import Predictor
+def refresh_worker_fn(project, run_id, suggestions, *, progress, should_stop, emit):
+    """Worker function: rank the unlabelled sentences with run ``run_id``'s model (and, with
+    ``suggestions``, store its suggestions too: ``usecases.suggest``); returns how many
+    sentences were scored."""
+    from ..core import usecases
     from .playground import import_ml
 
     import_ml()  # one thread at a time imports torch
-    predictor = Predictor(model)
     if suggestions:
-        from ..core.preannotate import preannotate
-
-        n = preannotate(project, predictor, run_id, on_progress=progress, should_stop=should_stop)
-        if not should_stop():
-            _order_after_preannotate(project, predictor, run_id, progress, should_stop)
-        return n
-    from ..core.active import refresh_active_order
-
-    return refresh_active_order(project, predictor, run_id, on_progress=progress,
-                                should_stop=should_stop)
-
-
-def _order_after_preannotate(project, predictor, run_id, progress, should_stop) -> None:
-    """``preannotate`` stores the order as well; an older one that does not: rank here."""
-    from ..core.store import ProjectStore
-
-    with ProjectStore(project, read_only=True) as store:
-        if not hasattr(store, "active_order_run") or store.active_order_run() == run_id:
-            return
-    from ..core.active import refresh_active_order
-
-    refresh_active_order(project, predictor, run_id, on_progress=progress, should_stop=should_stop)
+        return usecases.suggest(project, str(run_id), on_progress=progress,
+                                should_stop=should_stop).sentences
+    return usecases.rank(project, str(run_id), on_progress=progress, should_stop=should_stop)
 
 
 def order_state(store, active_run: int | None, model_dir: str | None) -> tuple[bool, str]:
@@ -133,7 +114,7 @@ class ModelRefresher(QObject):
             return
         self._pending = self._want_suggestions = False
         session = self.window.session
-        worker = self.worker = Worker(refresh_worker_fn, str(session.store.path), folder, run_id,
+        worker = self.worker = Worker(refresh_worker_fn, str(session.store.path), run_id,
                                       suggestions)
         self._running = (run_id, suggestions)
         what = "Refreshing suggestions" if suggestions else "Ranking sentences for active learning"

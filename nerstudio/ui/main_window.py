@@ -776,13 +776,11 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.train_view)
 
     def preannotate(self) -> Worker | None:
-        from ..core.inference import Predictor
-        from ..core.preannotate import preannotate
-
+        """Model > Pre-annotate: the active model's suggestions for the unlabelled sentences
+        (``usecases.suggest``, as ``nerstudio preannotate``)."""
         if self.session is None or self.read_only:
             return None
-        folder = self.active_model_dir()
-        if folder is None:
+        if self.active_model_dir() is None:
             inform(self, "Pre-annotate", "No active model yet: train one in the Train tab (or "
                    "make a finished run active).")
             return None
@@ -790,24 +788,29 @@ class MainWindow(QMainWindow):
         progress.setWindowModality(Qt.WindowModal)
         progress.setMinimumDuration(300)
 
-        def run(project, model, run_id, *, progress, should_stop, emit):
+        def run(project, run_id, *, progress, should_stop, emit):
+            from ..core.usecases import suggest
             from .playground import import_ml
 
             import_ml()  # one thread at a time imports torch (a concurrent import half-fails)
-            return preannotate(project, Predictor(model), run_id, on_progress=progress,
-                               should_stop=should_stop)
+            return suggest(project, str(run_id), on_progress=progress, should_stop=should_stop)
 
         session = self.session
-        worker = Worker(run, str(self.store.path), folder, session.active_run)
+        worker = Worker(run, str(self.store.path), session.active_run)
         worker.progressed.connect(lambda d, t: (progress.setMaximum(max(t, 1)), progress.setValue(d)))
         progress.canceled.connect(worker.cancel)
 
-        def finished(n):
+        def finished(done):
+            from ..core.preannotate import skipped_text
+
             progress.close()
             if self.session is session:
                 session.notify_sentences_changed()
                 self._order_refreshed()  # pre-annotation ranks the sentences as well
-            self.statusBar().showMessage(f"Suggestions for {plural(n, 'sentence')}", 5000)
+            line = f"Suggestions for {plural(done.sentences, 'sentence')}"
+            if done.skipped:  # the model knows labels this project lacks: say so, not silently
+                line += f"; {skipped_text(done.skipped)}"
+            self.statusBar().showMessage(line, 15000 if done.skipped else 5000)
 
         worker.finished.connect(finished)
         worker.failed.connect(lambda r: (progress.close(), warn(self, "Pre-annotate", r)))
