@@ -25,7 +25,7 @@ TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-
 def default_model() -> str:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from nerstudio.core.training.engine import resolve_base_model
+    from nerstudio.core.training.loading import resolve_base_model
 
     base = resolve_base_model("embedded")
     out = tempfile.mkdtemp(prefix="bench_predict_model_")

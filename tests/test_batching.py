@@ -54,7 +54,7 @@ def test_the_trainer_draws_its_batches_from_it(tiny_bert, tmp_path):
     from transformers import (AutoModelForTokenClassification, AutoTokenizer,
                               DataCollatorForTokenClassification, TrainingArguments)
 
-    from nerstudio.core.training.engine import _ListDataset
+    from nerstudio.core.training.recipe import ListDataset as _ListDataset
     from nerstudio.core.training.trainer import make_trainer_class
 
     tok = AutoTokenizer.from_pretrained(tiny_bert)

@@ -3,8 +3,9 @@ recipe (the same TrainingArguments as a plain Hugging Face script)."""
 import pytest
 
 from nerstudio.core.training import Finished, Started, TrainConfig, TrainingData, train
-from nerstudio.core.training.engine import (TrainingFailed, apply_cpu_tricks, build_arguments,
-                                            load_model)
+from nerstudio.core.training.failures import TrainingFailed
+from nerstudio.core.training.loading import load_model
+from nerstudio.core.training.recipe import apply_cpu_tricks, build_arguments
 
 from .test_training import TAGS, TRAIN, tiny_config
 

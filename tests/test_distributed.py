@@ -113,7 +113,7 @@ def test_a_killed_rank_ends_the_run_in_bounded_time_and_it_resumes(project, tiny
     import time
 
     from nerstudio.core.runs import run_folder
-    from nerstudio.core.training.engine import last_checkpoint
+    from nerstudio.core.training.checkpoints import last_checkpoint
 
     with ProjectStore(project) as store:
         before = len(store.runs())

@@ -186,8 +186,8 @@ def test_reconcile_leaves_live_and_foreign_runs_alone(tmp_path):
 
 
 def test_incomplete_checkpoints_are_passed_over(tmp_path):
-    from nerstudio.core.training.engine import (checkpoint_step, drop_incomplete_checkpoints,
-                                                last_checkpoint)
+    from nerstudio.core.training.checkpoints import (checkpoint_step, drop_incomplete_checkpoints,
+                                                     last_checkpoint)
 
     good = tmp_path / "checkpoint-4"
     good.mkdir()
@@ -209,7 +209,7 @@ def test_existing_head_rows_follow_their_tag_names(tiny_bert, tmp_path, new_labe
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from nerstudio.core.training.engine import load_model
+    from nerstudio.core.training.loading import load_model
 
     old_tags = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     torch.manual_seed(0)

@@ -351,7 +351,7 @@ def test_a_killed_rank_says_one_line_with_the_resume_command(tiny_bert, tmp_path
     import sys
     import time
 
-    from nerstudio.core.training.engine import last_checkpoint
+    from nerstudio.core.training.checkpoints import last_checkpoint
 
     from .test_distributed import _rank_process
 

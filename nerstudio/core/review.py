@@ -32,16 +32,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .domain import LABELLED
 from .errors import NerStudioError
 from .store import ProjectStore, ReviewFlag
-from .training import Cancelled, Example, Failed, Finished, TrainConfig, TrainingData, train
+from .training import (
+    Cancelled,
+    Example,
+    Failed,
+    Finished,
+    TrainConfig,
+    TrainingData,
+    train,
+)
 
 AGREEMENT_WEIGHT = 2.0  # the model's pseudo-counts against the word's other tags (with_agreement)
 MIN_SENTENCES = 50    # below this, k models on (k-1)/k of the data learn too little to judge
 DEFAULT_FOLDS = 5
 DEFAULT_REPEATS = 2   # k-fold rounds averaged: one round's fold split and seed are noisy
 DROPOUT_PASSES = 8    # MC-dropout passes per held-out prediction, averaged
-LABELLED = ("labelled", "reviewed")
 
 
 class TooLittleDataError(NerStudioError):

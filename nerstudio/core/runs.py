@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from .domain import LABELLED
 from .errors import StoreError
 from .paths import project_path as _project_path
 from .paths import runs_dir  # noqa: F401  (re-exported: callers find runs here)
@@ -30,12 +31,11 @@ from .procs import process_start, same_process
 from .store import ProjectStore
 from .training import (Cancelled, Evaluation, Failed, Finished, Started, Step, TrainConfig,
                        TrainingData, train)
-from .training.engine import checkpoint_step, last_checkpoint
+from .training.checkpoints import checkpoint_step, last_checkpoint
 
 OWNER_FILE = "owner.json"
 UNOWNED_GRACE_S = 120  # a run row is written a moment before its owner file
 
-LABELLED = ("labelled", "reviewed")
 
 
 def snapshot(store: ProjectStore) -> TrainingData:
@@ -102,7 +102,7 @@ def train_project(project: str | Path, config: TrainConfig,
     by an exception (a second Ctrl+C) is marked 'interrupted' on the way out. Started by
     torchrun (several processes, :mod:`.training.distributed`): rank 0 does all of this, the
     other ranks train on the snapshot rank 0 exported and never open the project."""
-    from .training.distributed import world
+    from .training.world import world
 
     if world().size > 1:
         return _train_project_ranked(Path(project), config, on_event, should_stop, resume_run,
@@ -167,7 +167,8 @@ def _train_project_ranked(project: Path, config: TrainConfig, on_event, should_s
     training and recording as one process. The others: the folder from rank 0, then training on
     its snapshot; their events go nowhere (rank 0's carry the run's metrics)."""
     from .training import distributed as dist
-    from .training.engine import TrainingFailed, prepare_run
+    from .training.engine import prepare_run
+    from .training.failures import TrainingFailed
 
     w = dist.world()
     dist.init_group()

@@ -29,11 +29,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .domain import LABELLED
 from .errors import NerStudioError, StoreError
 from .slot import training_slot
 from .store import ProjectStore
-
-LABELLED = ("labelled", "reviewed")
 
 
 @dataclass

@@ -28,6 +28,7 @@ import sqlite3
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolButton
 
+from ..core.domain import LABELLED
 from ..core.errors import NerStudioError
 
 KEEP_FRESH_KEY = "keep_fresh"
@@ -36,7 +37,6 @@ BASELINE_KEY = "keep_fresh_baseline"
 DEFAULT_EVERY = 25     # newly labelled sentences per background run
 MAX_EVERY = 100_000
 CHECK_DELAY_MS = 400   # labelling bursts are counted once they pause this long
-LABELLED = ("labelled", "reviewed")
 
 
 def project_tags(store) -> list[str]:

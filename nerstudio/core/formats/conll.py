@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..domain import SPLITS
+from ..domain import LABELLED, SPLITS
 from ..errors import ImportFormatError
 from ..iob import spans_to_tags
 from ..store import DocumentStart, ProjectStore
 from ._io import read_lines, split_from_name, tagged_sentences
 from .safety import ExportTargetError, atomic_file, check_not_project
-
-LABELLED = ("labelled", "reviewed")
 
 
 def read_conll(path: str | Path, scheme: str = "auto", split: str | None = None,

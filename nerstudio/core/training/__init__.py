@@ -1,7 +1,8 @@
 """Training engine (Qt-free). torch / transformers load only when a run starts."""
 from .config import EMBEDDED_MODEL, TrainConfig
 from .data import Example, TrainingData
-from .engine import last_checkpoint, train
+from .checkpoints import last_checkpoint
+from .engine import train
 from .events import (Cancelled, CheckpointSaved, Evaluation, Failed, Finished, Started, Step,
                      event_dict)
 
