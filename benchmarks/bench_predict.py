@@ -8,7 +8,10 @@ sentence through the model), the same text after a one-sentence edit in the play
 cache: only that sentence runs), bulk
 sentences/s over CoNLL-2003 test (target >= 300) against ``pipeline(..., is_split_into_words=True)``
 on the same pre-tokenized sentences with the same batch size (32), alternating, median of
-``--bulk-repeat`` rounds, and the ratios (target >= 2x).
+``--bulk-repeat`` rounds, and the ratios. Each figure for the fp32 model (torch) and its int8
+export (ONNX Runtime, ``core/int8.py``) side by side (issue #28 targets: int8 <= 0.5x fp32's
+time, bulk int8 >= 4x the pipeline); with ``--model`` (a model trained on CoNLL-2003's tags)
+also both sides' test F1 (target: int8 within 0.3 points of fp32).
 """
 import argparse
 import statistics
@@ -72,9 +75,16 @@ def main():
             break
     text = " ".join(paragraph)
 
-    ours = Predictor(model).load()
+    # fp32 (torch) and int8 (ONNX Runtime, core/int8.py) side by side: the same text, the same
+    # sentences, timed over the same window, alternating round by round
+    sides = {"fp32": Predictor(model, precision="fp32").load(),
+             "int8": Predictor(model, precision="int8").load()}
     n_words = len([t for sent in split_sentences(text) for t in sent])
-    lat_ours = timed(lambda: ours.predict_text(text), a.repeat)
+    lat = {name: [] for name in sides}
+    for _ in range(a.repeat):
+        for name, predictor in sides.items():
+            lat[name].append(timed(lambda: predictor.predict_text(text), 1))
+    lat = {name: statistics.median(v) for name, v in lat.items()}
     # the playground's predictor keeps per-sentence results: an edit re-runs the edited sentence
     cached = Predictor(model, cache_sentences=4096).load()
     cached.predict_text(text)
@@ -88,28 +98,44 @@ def main():
     # bulk, like for like: the same pre-tokenized sentences, the same batch size, both sides
     # returning per-word results (the pipeline with is_split_into_words, first-subword
     # aggregation); timed over the same window, alternating, median of --bulk-repeat
-    bulk = Predictor(model, batch_size=32).load()
-    rates_ours, rates_pipe = [], []
+    bulk = {name: Predictor(model, batch_size=32, precision=name).load() for name in sides}
+    rates = {name: [] for name in (*sides, "pipeline")}
+    tagged = {}
     words = [list(s) for s in sentences]
     for _ in range(a.bulk_repeat):
-        t = time.perf_counter()
-        bulk.predict_words(sentences)
-        rates_ours.append(len(sentences) / (time.perf_counter() - t))
+        for name, predictor in bulk.items():
+            t = time.perf_counter()
+            tagged[name] = predictor.predict_words(sentences)
+            rates[name].append(len(sentences) / (time.perf_counter() - t))
         t = time.perf_counter()
         nlp(words, batch_size=32, is_split_into_words=True)
-        rates_pipe.append(len(sentences) / (time.perf_counter() - t))
-    bulk_ours, bulk_pipe = statistics.median(rates_ours), statistics.median(rates_pipe)
-    ratios = sorted(o / p for o, p in zip(rates_ours, rates_pipe))
+        rates["pipeline"].append(len(sentences) / (time.perf_counter() - t))
+    med = {name: statistics.median(v) for name, v in rates.items()}
+
+    def rounds(a_side, b_side):
+        r = sorted(x / y for x, y in zip(rates[a_side], rates[b_side]))
+        return f"{statistics.median(r):.2f}x (rounds {', '.join(f'{x:.2f}' for x in r)})"
 
     print(f"model: {model}")
-    print(f"pasted text of {n_words} words: nerstudio {lat_ours * 1000:.0f} ms (target < 150), "
-          f"pipeline {lat_pipe * 1000:.0f} ms, ratio {lat_pipe / lat_ours:.2f}x")
+    print(f"pasted text of {n_words} words: fp32 {lat['fp32'] * 1000:.0f} ms, int8 "
+          f"{lat['int8'] * 1000:.0f} ms = {lat['int8'] / lat['fp32']:.2f}x fp32's time "
+          f"(target <= 0.5); pipeline {lat_pipe * 1000:.0f} ms, {lat_pipe / lat['int8']:.2f}x "
+          "int8's time")
     print(f"the same text with one sentence edited (playground, sentence cache): "
           f"{lat_edit * 1000:.0f} ms")
-    print(f"bulk CoNLL-2003 test ({len(sentences)} sentences): nerstudio {bulk_ours:.0f} "
-          f"sentences/s (target >= 300), pipeline {bulk_pipe:.0f} sentences/s, ratio "
-          f"{statistics.median(ratios):.2f}x (target >= 2x; rounds "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; both pre-tokenized, batch 32)")
+    print(f"bulk CoNLL-2003 test ({len(sentences)} sentences, pre-tokenized, batch 32): "
+          f"sentences/s fp32 {med['fp32']:.0f}, int8 {med['int8']:.0f}, pipeline "
+          f"{med['pipeline']:.0f}; int8 / pipeline {rounds('int8', 'pipeline')} (target >= 4x); "
+          f"int8 / fp32 {rounds('int8', 'fp32')}; fp32 / pipeline {rounds('fp32', 'pipeline')}")
+    if a.model:
+        from nerstudio.core.iob import spans_to_tags
+        from nerstudio.core.training.data import entity_metrics
+
+        gold = [spans_to_tags(s.spans, len(s.tokens)) for s in read(a.data / "test.txt")
+                if hasattr(s, "tokens")]
+        f1 = {name: entity_metrics(gold, [p.tags for p in tagged[name]])["f1"] for name in sides}
+        print(f"CoNLL-2003 test F1: fp32 {f1['fp32']:.4f}, int8 {f1['int8']:.4f} "
+              f"({(f1['int8'] - f1['fp32']) * 100:+.2f} points; target within 0.3)")
 
 
 if __name__ == "__main__":

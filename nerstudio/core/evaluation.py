@@ -69,7 +69,8 @@ def evaluate_run(project_path: str | Path, run_id: int, split: str = "test",
                              f"{run_id} on")
         t0 = time.perf_counter()
         total = len(sentences)
-        predictor = Predictor(folder, device=device, threads=threads)
+        # the run's own score: its fp32 model (an int8 export is a prediction speed-up)
+        predictor = Predictor(folder, device=device, threads=threads, precision="fp32")
 
         def progress(done: int) -> None:  # the predictor counts windows; a sentence may have more
             if on_progress:

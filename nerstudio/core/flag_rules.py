@@ -1,4 +1,5 @@
-"""The tag rules of the label-error review's flags, as pure functions (beside ``iob.py``).
+"""The tag rules of the label-error review's flags and of the suggestions, as pure functions
+(beside ``iob.py``); :func:`accept_all_spans` is the rule "Accept all never replaces gold".
 
 Why here and not in the store: what M (take the model's tag) does to a sentence's tags, and
 which flags stay open once the tags changed, are rules about IOB2 tags, not about SQLite. Kept
@@ -68,3 +69,19 @@ def open_flags(flags: list[list], tags: list[str]) -> list[list]:
         if same and tag != predicted:
             out.append([tok, tag, predicted, score])
     return out
+
+
+def accept_all_spans(gold, suggestions) -> list:
+    """Accept all never replaces gold: the ``gold`` spans, plus each suggestion (``(span,
+    score)``, taken in text order) that overlaps no span taken so far, sorted.
+
+    >>> from nerstudio.core.domain import Span
+    >>> gold = [Span(0, 5, "PER")]
+    >>> accept_all_spans(gold, [(Span(0, 11, "ORG"), 0.9), (Span(12, 18, "LOC"), 0.8)])
+    [Span(start=0, end=5, label='PER'), Span(start=12, end=18, label='LOC')]
+    """
+    taken = list(gold)
+    for sp, _score in sorted(suggestions, key=lambda s: (s[0].start, s[0].end)):
+        if all(sp.end <= t.start or sp.start >= t.end for t in taken):
+            taken.append(sp)
+    return sorted(taken)

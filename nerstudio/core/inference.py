@@ -84,10 +84,18 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int = 64,
                  max_length: int = 512, threads: int = 0, token_budget: int = 4096,
-                 cache_sentences: int = 0):
+                 cache_sentences: int = 0, precision: str = "auto"):
         """``cache_sentences``: how many sentences' predictions :meth:`predict_text` keeps (least
         recently used dropped first), so text edited in the playground only runs the sentences
-        that changed. 0 (the default) keeps none: every call runs the model on all of it."""
+        that changed. 0 (the default) keeps none: every call runs the model on all of it.
+
+        ``precision``: "auto" predicts on a CPU with the model's int8 export (:mod:`.int8`,
+        built once and kept) when ONNX Runtime is installed, in fp32 otherwise and on a GPU;
+        "fp32" always in fp32 (the MC-dropout passes of the review are always fp32)."""
+        if precision not in ("auto", "fp32", "int8"):
+            raise NerStudioError(f"precision {precision!r}: choose auto, fp32 or int8")
+        self.precision = precision
+        self._int8 = None
         self.cache_sentences = cache_sentences
         self._cache: OrderedDict[tuple[str, ...], WordPrediction] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -130,10 +138,33 @@ class Predictor:
         device = self.device_request or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = torch.device(device)
         self._model = model.to(self.device).eval()
+        self._int8 = self._load_int8(path, model)
         self.tags = [normalise_tag(model.config.id2label[i]) for i in range(model.config.num_labels)]
         limit = getattr(model.config, "max_position_embeddings", 512) or 512
         self.max_length = min(self.max_length, limit)
         return self
+
+    def _load_int8(self, path, model):
+        """The int8 model for a CPU (see ``precision``), or None: predict with ``model``."""
+        from . import int8
+
+        if self.precision == "fp32" or self.device.type != "cpu" or not Path(path).is_dir():
+            return None
+        if not int8.available():
+            if self.precision == "int8":
+                raise NerStudioError("int8 prediction needs ONNX Runtime: pip install "
+                                     "onnxruntime onnx")
+            return None
+        built = int8.build(path, model)
+        if built is None and self.precision == "int8":
+            raise NerStudioError(f"{self.model_dir}: this model could not be exported to int8")
+        return int8.Int8Logits(built, self.threads) if built is not None else None
+
+    @property
+    def int8(self) -> bool:
+        """Whether predictions run on the int8 model."""
+        self.load()
+        return self._int8 is not None
 
     @property
     def labels(self) -> list[str]:
@@ -191,8 +222,8 @@ class Predictor:
                     ids[r, :len(p[3])] = torch.tensor(p[3])
                     mask[r, :len(p[3])] = 1
                 ids, mask = ids.to(self.device), mask.to(self.device)
-                probs = sum(torch.softmax(self._model(input_ids=ids, attention_mask=mask)
-                                          .logits.float(), -1) for _ in range(passes))
+                probs = sum(torch.softmax(self._logits(ids, mask).float(), -1)
+                            for _ in range(passes))
                 probs = (probs / passes).cpu()
                 for r, (s, first, last, _ids, starts) in enumerate(batch):
                     rows = _rows(probs[r, [pos for pos, _w in starts]], summary)
@@ -213,6 +244,13 @@ class Predictor:
             out.append(WordPrediction([self.tags[max(range(n_tags), key=p.__getitem__)]
                                        for p in probs], probs))
         return out
+
+    def _logits(self, ids, mask):
+        """One forward pass: the int8 model on a CPU, the torch model otherwise and for the
+        MC-dropout passes (the model in train mode: an exported graph has no dropout)."""
+        if self._int8 is not None and not self._model.training:
+            return self._int8(ids, mask)
+        return self._model(input_ids=ids, attention_mask=mask).logits
 
     def _batches(self, pieces):
         """Length-sorted pieces in batches of at most ``batch_size`` sequences and

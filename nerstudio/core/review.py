@@ -157,7 +157,7 @@ def _fold_probs(examples, held, tags, config, out: Path, index: tuple[int, int],
         raise NerStudioError(f"label-error review: training model {index[0] + 1} of "
                              f"{index[1]} failed: {event.reason}")
     assert isinstance(event, Finished)
-    predictor = Predictor(event.model_dir, threads=config.threads,
+    predictor = Predictor(event.model_dir, threads=config.threads, precision="fp32",
                           max_length=config.max_length if config.max_length > 512 else 512)
     preds = predictor.predict_words([examples[i].words for i in held], should_stop=should_stop,
                                     dropout_passes=dropout_passes, seed=config.seed)

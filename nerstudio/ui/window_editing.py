@@ -2,7 +2,7 @@
 suggestions, Reject, Undo / Redo, and moving on to the next sentence. Every edit is one write
 through the session (``_write``), refused with a dialog when the file will not take it.
 
-The rule "Accept all never replaces gold" is :func:`accept_all_spans`.
+The rule "Accept all never replaces gold" is ``core.flag_rules.accept_all_spans``.
 
 Why a module of its own: it is what the annotation keys do; it is a mixin of
 :class:`~nerstudio.ui.main_window.MainWindow` (``self`` is the window)."""
@@ -12,21 +12,17 @@ import dataclasses
 import operator
 import sqlite3
 
-from ..core.errors import NerStudioError, ProjectBusyError, ReadOnlyProjectError, StaleEditError
+from ..core.errors import (
+    NerStudioError,
+    ProjectBusyError,
+    ReadOnlyProjectError,
+    StaleEditError,
+)
+from ..core.flag_rules import accept_all_spans
 from .text import warn
 from .window_labelling import LIKELY_ERRORS
 
 _span_start = operator.attrgetter("start")
-
-
-def accept_all_spans(gold, suggestions) -> list:
-    """Accept all never replaces gold: the ``gold`` spans, plus each suggestion (``(span,
-    score)``, taken in text order) that overlaps no span taken so far, sorted."""
-    taken = list(gold)
-    for sp, _score in sorted(suggestions, key=lambda s: (s[0].start, s[0].end)):
-        if all(sp.end <= t.start or sp.start >= t.end for t in taken):
-            taken.append(sp)
-    return sorted(taken)
 
 
 class EditingMixin:
