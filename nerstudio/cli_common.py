@@ -1,8 +1,9 @@
-"""What every ``nerstudio`` command shares: the one error line, a closed pipe, and Ctrl+C.
+"""What every ``nerstudio`` command shares: the one error line, a closed pipe, Ctrl+C, the
+project opener that honours ``--wait``, and the training options.
 
-Why a module of its own: the commands live in several modules (cli.py, cli_eval.py,
-cli_review.py, cli_predict.py); each once reached back into cli.py for ``_fail`` (an import
-cycle) or kept its own copy of the Ctrl+C handler (three copies)."""
+Why a module of its own: the commands live in several modules (cli.py, cli_train.py,
+cli_eval.py, cli_review.py, cli_predict.py); each once reached back into cli.py for ``_fail`` (an
+import cycle) or kept its own copy of the Ctrl+C handler (three copies)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,16 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+WAIT = {"seconds": 30.0}  # --wait: how long a write waits for another process's lock
+
+
+def open_project(path: str):
+    """The project's store, its writes waiting up to ``--wait`` seconds (cli.main sets WAIT)."""
+    from .core.store import ProjectStore
+
+    return ProjectStore(path, busy_timeout=WAIT["seconds"])
 
 
 def one_line(exc: BaseException) -> str:

@@ -8,9 +8,15 @@ the same line by line output (``line``, offsets into the line) plus ``token_star
 ``token_end`` within the line's words. (It once read the input as one text: offsets counted
 across lines, no line field, so a caller could not tell which sentence an entity was in.) Long input shows
 nerstudio's progress on stderr (see :mod:`nerstudio.progress`).
+
+``nerstudio preannotate`` lives here too: the other command that runs a trained model, on a
+project's sentences (``usecases.suggest``, as the app's Pre-annotate). cli.build_parser() adds
+both with :func:`add_predict_parser` / :func:`add_preannotate_parser`; main() dispatches to
+:func:`cmd_predict` / :func:`cmd_preannotate`.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -24,6 +30,74 @@ _COLOURS = ["\033[1;44m", "\033[1;43m", "\033[1;42m", "\033[1;45m", "\033[1;46m"
 _WORD = re.compile(r"\S+")
 
 
+# -- the commands ------------------------------------------------------------------------------
+def add_predict_parser(sub) -> argparse.ArgumentParser:
+    s = sub.add_parser("predict", help="find entities in text with a trained model",
+                       description="Prints one JSON object per entity (label, character start and "
+                       "end, text, score), or the text with entities in colour.")
+    s.add_argument("text", nargs="?", default="-",
+                   help="the text, or - to read standard input (default); with --lines also a "
+                   "file, one text per line")
+    s.add_argument("--lines", action="store_true",
+                   help="each input line is its own text: offsets are into the line, and each "
+                   "entity carries its line number (\"line\": N, from 1)")
+    s.add_argument("--pretokenized", action="store_true",
+                   help="one sentence per line, its words separated by whitespace and used as "
+                   "they are (no re-tokenizing); output line by line as with --lines, entities "
+                   "also carry token_start / token_end (word indices within the line)")
+    s.add_argument("--model", required=True,
+                   help="a model folder, 'embedded', or a run number of --project")
+    s.add_argument("--project", help="project whose run --model names")
+    s.add_argument("--format", choices=["json", "color"],
+                   help="JSON lines, or the text with entities in colour (default: colour on a "
+                   "terminal, JSON otherwise)")
+    s.add_argument("--threshold", type=float, default=0.0, help="drop entities below this score")
+    return s
+
+
+def _predictor(model: str, project: str | None):
+    from .core.inference import Predictor
+    from .core.usecases import prediction_model
+
+    folder, run_id = prediction_model(project, model)
+    return Predictor(folder), run_id
+
+
+def cmd_predict(a) -> int:
+    predictor, _run = _predictor(a.model, a.project)
+    return run(a, predictor)
+
+
+def add_preannotate_parser(sub) -> argparse.ArgumentParser:
+    s = sub.add_parser("preannotate", help="store a model's suggestions for unlabelled sentences")
+    s.add_argument("project")
+    s.add_argument("--model", help="a model folder or a run number (default: the project's "
+                   "active model, as the app's Pre-annotate)")
+    s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
+    s.add_argument("--all", action="store_true", help="labelled sentences too")
+    return s
+
+
+def cmd_preannotate(a) -> int:
+    from .core.preannotate import skipped_text
+    from .core.usecases import suggest
+    from .progress import progress
+
+    with progress(None, "sentences", "pre-annotating") as bar:
+        def on_progress(done, total):
+            if bar.total != total:
+                bar.reset(total)
+            bar.set(done)
+        done = suggest(a.project, a.model, labelled=a.all, split=a.split,
+                       on_progress=on_progress)
+    print(f"stored suggestions for {done.sentences} sentences (run {done.run_id}'s model)"
+          if done.run_id is not None else f"stored suggestions for {done.sentences} sentences")
+    if done.skipped:
+        print(skipped_text(done.skipped), file=sys.stderr)
+    return 0
+
+
+# -- predict: text to entities ------------------------------------------------------------------
 def words(text: str) -> list[Token]:
     """Whitespace-separated words with their offsets: ``--pretokenized`` input."""
     return [Token(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]

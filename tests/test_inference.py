@@ -113,9 +113,12 @@ def test_cli_predict_json(trained, capsys):
 
 
 def same_entities(a, b):
-    """Equal entities; scores equal up to float noise (batches pad differently)."""
+    """Equal entities; scores equal up to noise: batches pad differently, and on a CPU the int8
+    model quantizes activations per batch, so a sentence's score moves (by about 1e-4) with the
+    sentences batched with it."""
     key = lambda es: [(e.label, e.start, e.end, e.text) for e in es]  # noqa: E731
-    return key(a) == key(b) and [e.score for e in a] == pytest.approx([e.score for e in b])
+    return key(a) == key(b) and [e.score for e in a] == pytest.approx([e.score for e in b],
+                                                                      abs=5e-3)
 
 
 def test_sentence_cache_runs_only_edited_sentences(trained):

@@ -12,7 +12,9 @@ The int8 file is built once per model and kept: in the model folder (``int8/mode
 it is writable (a run's model: built when the run finishes, so nobody waits for it), else in
 the user's cache. A file is used only when its ``source.json`` matches the weights it was made
 from (size and modification time), so a retrained or replaced model is never predicted with a
-stale export. A model that cannot be exported is remembered (``failed.json``) and predicted in
+stale export. Activations are quantized per batch (one scale per tensor), so a sentence's
+probabilities move slightly (about 1e-4) with the sentences batched with it; the tags rarely.
+A model that cannot be exported is remembered (``failed.json``) and predicted in
 fp32, as it was before. Only ONNX graphs are read here: nothing is unpickled.
 """
 from __future__ import annotations
