@@ -52,19 +52,26 @@ def add_predict_parser(sub) -> argparse.ArgumentParser:
                    help="JSON lines, or the text with entities in colour (default: colour on a "
                    "terminal, JSON otherwise)")
     s.add_argument("--threshold", type=float, default=0.0, help="drop entities below this score")
+    add_precision_option(s)
     return s
 
 
-def _predictor(model: str, project: str | None):
+def add_precision_option(s) -> None:
+    s.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                   help="auto: on a CPU the model's int8 export (built once, kept beside it) "
+                   "when ONNX Runtime is installed, fp32 on a GPU; fp32: always the full model")
+
+
+def _predictor(model: str, project: str | None, precision: str = "auto"):
     from .core.inference import Predictor
     from .core.usecases import prediction_model
 
     folder, run_id = prediction_model(project, model)
-    return Predictor(folder), run_id
+    return Predictor(folder, precision=precision), run_id
 
 
 def cmd_predict(a) -> int:
-    predictor, _run = _predictor(a.model, a.project)
+    predictor, _run = _predictor(a.model, a.project, a.precision)
     return run(a, predictor)
 
 
@@ -75,6 +82,7 @@ def add_preannotate_parser(sub) -> argparse.ArgumentParser:
                    "active model, as the app's Pre-annotate)")
     s.add_argument("--split", choices=["train", "dev", "test", "unassigned"])
     s.add_argument("--all", action="store_true", help="labelled sentences too")
+    add_precision_option(s)
     return s
 
 
@@ -89,7 +97,7 @@ def cmd_preannotate(a) -> int:
                 bar.reset(total)
             bar.set(done)
         done = suggest(a.project, a.model, labelled=a.all, split=a.split,
-                       on_progress=on_progress)
+                       on_progress=on_progress, precision=a.precision)
     print(f"stored suggestions for {done.sentences} sentences (run {done.run_id}'s model)"
           if done.run_id is not None else f"stored suggestions for {done.sentences} sentences")
     if done.skipped:

@@ -201,7 +201,8 @@ def _train_processes(a, processes: int) -> int:
     scores, the publish rule), unless an app streams the events and concludes it itself."""
     from .core import usecases
     from .core.slot import training_slot
-    from .core.training.distributed import _last_run_id, run_local
+    from .core.training.distributed import run_local
+    from .core.training.stream import last_run_id
 
     jsonl = getattr(a, "events", None) == "jsonl"
     extra = ("--data", a.data) if a.data else ()
@@ -209,7 +210,7 @@ def _train_processes(a, processes: int) -> int:
         code = run_local(a.project, config_from_args(a), processes, a.resume, events=jsonl,
                          extra=extra, reconcile=lambda: _reconcile_runs(a.project))
         if code == 0 and not jsonl:
-            result = usecases.judge(a.project, usecases.TrainResult(_last_run_id(a.project),
+            result = usecases.judge(a.project, usecases.TrainResult(last_run_id(a.project),
                                                                     None))
             _say_published(a, result, usecases.apply(a.project, result))
     return code

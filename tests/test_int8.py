@@ -116,3 +116,24 @@ def test_the_review_and_the_run_scores_stay_fp32(model):
     a = predictor.predict_words(words, dropout_passes=2, seed=1)
     b = Predictor(model, precision="fp32").predict_words(words, dropout_passes=2, seed=1)
     assert [p.probs for p in a] == [p.probs for p in b]
+
+
+def test_the_commands_predict_in_int8_unless_told_fp32(model):
+    """`nerstudio predict` (and preannotate) take --precision: fp32 builds nothing, the default
+    builds the int8 file once and both give the same entities on a clear sentence."""
+    import json
+    import subprocess
+    import sys
+
+    def predict(*extra):
+        out = subprocess.run([sys.executable, "-m", "nerstudio", "predict", "--model", str(model),
+                              "--format", "json", *extra, "angela merkel visited paris ."],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return [(e["label"], e["start"], e["end"]) for e in map(json.loads,
+                                                                out.stdout.splitlines())]
+
+    exact = predict("--precision", "fp32")
+    assert not (model / "int8").exists()
+    assert predict() == exact and exact
+    assert int8.cached(model) is not None

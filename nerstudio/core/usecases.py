@@ -297,8 +297,8 @@ def prediction_model(project: str | Path | None, model: str | None) -> tuple[str
 
 
 def suggest(project: str | Path, model: str | None = None, *, labelled: bool = False,
-            split: str | None = None, on_progress=None,
-            should_stop=lambda: False) -> Suggested:
+            split: str | None = None, on_progress=None, should_stop=lambda: False,
+            precision: str = "auto") -> Suggested:
     """Pre-annotate: store a model's suggestions for the unlabelled sentences (``labelled``:
     the labelled ones too; ``split``: only that split) and the active-learning order of the
     unlabelled ones. Gold is never touched. ``nerstudio preannotate``, Model > Pre-annotate and
@@ -309,7 +309,8 @@ def suggest(project: str | Path, model: str | None = None, *, labelled: bool = F
     folder, run_id = prediction_model(project, model)
     status = ("unlabelled", "labelled", "reviewed") if labelled else ("unlabelled",)
     skipped: dict[str, int] = {}
-    n = preannotate(project, Predictor(folder), run_id, status, split, on_progress,
+    n = preannotate(project, Predictor(folder, precision=precision), run_id, status, split,
+                    on_progress,
                     should_stop, skipped=skipped)
     return Suggested(n, run_id, skipped)
 

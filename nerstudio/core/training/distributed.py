@@ -43,8 +43,6 @@ from .stream import (CANCEL_GRACE_S, event_from_dict, events_line,  # noqa: F401
 from .world import (CONSOLE_ENV, SCRATCH_OWNER, SCRATCH_PREFIX, STOP_ENV,  # noqa: F401
                     World, die_with_parent, per_device_batch, world)
 
-_last_run_id = last_run_id  # the old private name (nerstudio/cli.py imports it)
-
 DDP_TIMEOUT_S = 300          # a collective waiting this long on a silent (dead) machine fails
 SNAPSHOT_WAIT_S = 120        # a rank waits this long for the snapshot on a shared file system
 CPU_SPEED_UPS_OFF = "off: sparse embeddings are a single-process CPU speed-up"

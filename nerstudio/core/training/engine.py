@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..heap import freeze_heap, release_heap
-from .checkpoints import last_checkpoint  # noqa: F401  (re-exported: nerstudio/cli.py)
+from .checkpoints import last_checkpoint  # noqa: F401  (re-exported: nerstudio/cli_train.py)
 from .config import TrainConfig
 from .data import TrainingData, check_data, hold_out_dev
 from .events import Cancelled, Failed, Finished
