@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from nerstudio.ui import train_view  # noqa: E402
+from nerstudio.ui import train_jobs as train_view  # noqa: E402 - the workers' functions
 
 from .test_gui_train import click_tab, open_window, said, settings  # noqa: E402,F401
 from nerstudio.ui.demo import create_demo_project  # noqa: E402

@@ -283,7 +283,7 @@ def test_make_active_and_export_refuse_a_run_whose_model_is_gone(window, qtbot, 
     assert window.playground.model_label.text() == f"model: run {good}"
     qtbot.mouseClick(view.run_export_button, Qt.LeftButton)  # a warning, not FileNotFoundError
     assert len(said) == 2 and said[-1][0] == "warning" and "model folder" in said[-1][2]
-    monkeypatch.setattr("nerstudio.ui.train_view.QDesktopServices.openUrl",
+    monkeypatch.setattr("nerstudio.ui.train_run_actions.QDesktopServices.openUrl",
                         lambda *a: pytest.fail("no folder to open"))
     qtbot.mouseClick(view.run_open_button, Qt.LeftButton)
     assert len(said) == 3 and said[-1][0] == "warning" and "model folder" in said[-1][2]

@@ -60,28 +60,50 @@ class _Progress:
 
 
 def start_review(window) -> Worker | None:
+    """Start the review in a worker behind a non-modal progress dialog (the user keeps
+    annotating), unless something refuses it; a second click shows the running one's dialog."""
     from ..core.review import DEFAULT_REPEATS
     from ..core.training import TrainConfig
 
     session = window.session
     if session is None or window.read_only:
         return None
-    if window.active_model_dir() is None:
-        inform(window, "Find likely label errors", "The review needs a trained model: train one "
-               "in the Train tab (or make a finished run active) first.")
-        return None
-    if window.review_running():
-        window.review_progress.show()
-        window.review_progress.raise_()
-        return None
-    busy = window.training_running()
-    if busy:
-        inform(window, "Find likely label errors", f"{busy}: the review trains models too, one "
-               "training at a time. Run it once that is done (or cancel it).")
+    if not _may_start(window):
         return None
     store = session.store
     overrides = getattr(window, "review_overrides", {})
     config = dataclasses.replace(TrainConfig(keep_core_free=True), **overrides)
+    progress = _progress_dialog(window)
+    worker = Worker(run_review, str(store.path), config, REVIEW_FOLDS, "base_model" in overrides)
+    window.review_worker = worker
+    window.review_progress = progress
+    _follow_progress(worker, progress, _Progress(REVIEW_FOLDS * DEFAULT_REPEATS))
+    cancel = _cancel_on_request(worker, progress)
+    _report_at_end(window, session, worker, progress, cancel)
+    return window._start(worker)
+
+
+def _may_start(window) -> bool:
+    """False after saying why not: no trained model yet, a review already running (its
+    dialog is shown again), or another training (one training at a time)."""
+    if window.active_model_dir() is None:
+        inform(window, "Find likely label errors", "The review needs a trained model: train one "
+               "in the Train tab (or make a finished run active) first.")
+        return False
+    if window.review_running():
+        window.review_progress.show()
+        window.review_progress.raise_()
+        return False
+    busy = window.training_running()
+    if busy:
+        inform(window, "Find likely label errors", f"{busy}: the review trains models too, one "
+               "training at a time. Run it once that is done (or cancel it).")
+        return False
+    return True
+
+
+def _progress_dialog(window) -> QProgressDialog:
+    """The review's dialog: non-modal (minutes long), closed by the review's end only."""
     progress = QProgressDialog("Finding likely label errors: training on parts of the labelled "
                                "sentences…", "Cancel", 0, 0, window)
     progress.setObjectName("review-progress")
@@ -91,11 +113,11 @@ def start_review(window) -> Worker | None:
     progress.setMinimumWidth(460)
     progress.setAutoClose(False)  # the last fold's end is not the review's: cleanlab follows
     progress.setAutoReset(False)
-    worker = Worker(run_review, str(store.path), config, REVIEW_FOLDS, "base_model" in overrides)
-    window.review_worker = worker
-    window.review_progress = progress
+    return progress
 
-    state = _Progress(REVIEW_FOLDS * DEFAULT_REPEATS)
+
+def _follow_progress(worker: Worker, progress: QProgressDialog, state: _Progress) -> None:
+    """The dialog's line and bar follow the review's events."""
     progress.setMaximum(state.k * _Progress.PER_FOLD)
 
     def on_event(event):
@@ -106,13 +128,22 @@ def start_review(window) -> Worker | None:
             progress.setMaximum(state.k * _Progress.PER_FOLD)
             progress.setValue(value)
 
+    worker.event.connect(on_event)
+
+
+def _cancel_on_request(worker: Worker, progress: QProgressDialog):
+    """The dialog's Cancel stops the worker; returns the slot (disconnected at the end)."""
     def cancel():
         worker.cancel()
         progress.setLabelText("Cancelling: the project stays as it was…")
 
-    worker.event.connect(on_event)
     progress.canceled.connect(cancel)
+    return cancel
 
+
+def _report_at_end(window, session, worker: Worker, progress: QProgressDialog, cancel) -> None:
+    """At the review's end: close the dialog, let a waiting background run go, and say what
+    the review found (or that it was cancelled, or why it failed)."""
     def close_progress():
         # closing a QProgressDialog emits canceled(): not a user's cancel, so disconnect first
         progress.canceled.disconnect(cancel)
@@ -126,37 +157,44 @@ def start_review(window) -> Worker | None:
         if window.session is not session:
             return
         if worker.cancelled or result is None:
-            window.statusBar().showMessage("Review cancelled: nothing in the project changed",
-                                           6000)
+            _say_cancelled(window)
             return
-        session.notify_sentences_changed()
-        flagged = window._flagged_ids()
-        window._update_review_action()
-        if not flagged:
-            inform(window, "Find likely label errors", "No likely label errors: the held-out "
-                   "models agree with your labels.")
-            return
-        n_tokens = _count_tokens(result)
-        window.statusBar().showMessage(
-            f"Likely label errors in {plural(len(flagged), 'sentence')}"
-            + (f" ({plural(n_tokens, 'token')})" if n_tokens else "")
-            + ": M takes the model's label, K keeps yours", 10000)
-        if window.active_order_on():
-            window.order_combo.setCurrentText("File order")
-        window.status_filter.setCurrentText("likely errors")
-        window.table.setFocus()
+        _show_flags(window, session, result)
 
     def failed(reason):
         close_progress()
         if worker.cancelled:
-            window.statusBar().showMessage("Review cancelled: nothing in the project changed",
-                                           6000)
+            _say_cancelled(window)
             return
         warn(window, "Find likely label errors", reason)
 
     worker.finished.connect(finished)
     worker.failed.connect(failed)
-    return window._start(worker)
+
+
+def _say_cancelled(window) -> None:
+    window.statusBar().showMessage("Review cancelled: nothing in the project changed", 6000)
+
+
+def _show_flags(window, session, result) -> None:
+    """A finished review: the list shows the likely errors (in file order), or the user
+    hears there are none."""
+    session.notify_sentences_changed()
+    flagged = window._flagged_ids()
+    window._update_review_action()
+    if not flagged:
+        inform(window, "Find likely label errors", "No likely label errors: the held-out "
+               "models agree with your labels.")
+        return
+    n_tokens = _count_tokens(result)
+    window.statusBar().showMessage(
+        f"Likely label errors in {plural(len(flagged), 'sentence')}"
+        + (f" ({plural(n_tokens, 'token')})" if n_tokens else "")
+        + ": M takes the model's label, K keeps yours", 10000)
+    if window.active_order_on():
+        window.order_combo.setCurrentText("File order")
+    window.status_filter.setCurrentText("likely errors")
+    window.table.setFocus()
 
 
 def _count_tokens(result) -> int | None:
