@@ -1,10 +1,14 @@
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# int8 exports of models that are not a run's (core/int8.py) go to the user cache: the tests'
+# own, not the home folder's
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nerstudio-test-cache-")
 
 import pytest
 

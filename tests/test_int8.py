@@ -137,3 +137,14 @@ def test_the_commands_predict_in_int8_unless_told_fp32(model):
     assert not (model / "int8").exists()
     assert predict() == exact and exact
     assert int8.cached(model) is not None
+
+
+def test_a_folder_nerstudio_did_not_make_is_never_written_into(model, tmp_path, monkeypatch):
+    """A downloaded or base model folder (no nerstudio.json): its int8 file goes to the user
+    cache, and the folder keeps exactly its files."""
+    (model / "nerstudio.json").unlink()
+    before = sorted(p.name for p in model.iterdir())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert Predictor(model).int8
+    assert sorted(p.name for p in model.iterdir()) == before
+    assert list((tmp_path / "cache" / "nerstudio" / "int8").glob("*/model.onnx"))

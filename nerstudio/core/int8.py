@@ -8,9 +8,9 @@ but its ONNX exporter pins transformers < 4.58; so the export is torch's own
 (``torch.onnx.export``) and the quantization ``onnxruntime.quantization.quantize_dynamic``
 (not ``torch.ao``'s eager ``quantize_dynamic``, which is leaving PyTorch).
 
-The int8 file is built once per model and kept: in the model folder (``int8/model.onnx``) when
-it is writable (a run's model: built when the run finishes, so nobody waits for it), else in
-the user's cache. A file is used only when its ``source.json`` matches the weights it was made
+The int8 file is built once per model, at its first prediction, and kept: in a run's model
+folder (``int8/model.onnx``) when writable, else in the user's cache (a folder nerstudio did
+not make is never written into). A file is used only when its ``source.json`` matches the weights it was made
 from (size and modification time), so a retrained or replaced model is never predicted with a
 stale export. Activations are quantized per batch (one scale per tensor), so a sentence's
 probabilities move slightly (about 1e-4) with the sentences batched with it; the tags rarely.
@@ -52,11 +52,13 @@ def source_of(model_dir: Path) -> dict:
 
 
 def cache_folder(model_dir: Path) -> Path:
-    """Where the int8 file of ``model_dir`` lives: inside it when writable, else the user cache
-    (XDG_CACHE_HOME or ~/.cache), keyed by the folder's path."""
+    """Where the int8 file of ``model_dir`` lives: inside a run's model folder (nerstudio wrote
+    it: ``nerstudio.json``) when writable; for any other folder (a downloaded model, a base
+    model) in the user cache (XDG_CACHE_HOME or ~/.cache), keyed by the folder's path, so a
+    folder nerstudio did not make is never written into."""
     import hashlib
 
-    if os.access(model_dir, os.W_OK):
+    if (model_dir / "nerstudio.json").is_file() and os.access(model_dir, os.W_OK):
         return model_dir / FOLDER
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:16]
