@@ -72,6 +72,8 @@ def describe_schedule(config: dict, auto: set[str]) -> str:
              ("eval_every", "dev F1 every"))
     parts = [f"{label} {config.get(key)!s}{' (auto)' if key in auto else ''}"
              for key, label in names]
+    if (config.get("max_steps") or -1) > 0:  # the Trainer stops there, whatever the epochs
+        parts.append(f"stopping after {config['max_steps']} steps")
     return "schedule: " + ", ".join(parts)
 
 

@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -215,6 +216,24 @@ def test_split_changed_since_sees_dev_imports_and_edits_not_train_ones(tmp_path)
     assert not store.split_changed_since("dev", t)
     store.set_spans(dev_id, [Span(0, 1, "PER")])  # a dev edit: the dev set changed
     assert store.split_changed_since("dev", t)
+    store.close()
+
+
+def test_a_sentence_moved_between_splits_changes_the_dev_set(tmp_path):
+    """Moving a labelled sentence into (or out of) dev changes what a run is scored on, though
+    no sentence was added or edited: two runs' dev scores no longer compare."""
+    store = ProjectStore.create(tmp_path / "p.nerproj", labels=["PER"])
+    store.import_items([Sentence.from_words(["Ann", "ran"], split="dev"),
+                        Sentence.from_words(["Bob", "ran"], split="train")], source="data")
+    t = store._scalar("SELECT datetime('now', '+1 second')")  # the last run started after
+    ids = {store.sentence(r.id).split: r.id for r in store.sentence_rows(0, 10)}
+    store.set_split([ids["dev"]], "dev")  # already there: nothing moved
+    assert not any(store.split_changed_since(s, t) for s in ("dev", "train"))
+    deadline = time.monotonic() + 10
+    while store._scalar("SELECT datetime('now')") <= t and time.monotonic() < deadline:
+        time.sleep(0.05)  # SQLite's clock has whole seconds
+    store.set_split([ids["train"]], "dev")
+    assert store.split_changed_since("dev", t) and store.split_changed_since("train", t)
     store.close()
 
 

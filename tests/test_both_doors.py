@@ -124,6 +124,7 @@ def test_one_training_at_a_time_holds_across_processes_and_doors(qtbot, tmp_path
         assert out.returncode == 1
         line = out.stderr.strip().splitlines()[-1]
         assert "the label-error review" in line and f"process {holder.pid}" in line
+        assert "in a terminal" in line  # which door holds it
         said = []
         monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: said.append(a[2]))
         w = open_window(qtbot, path, settings)
@@ -131,6 +132,7 @@ def test_one_training_at_a_time_holds_across_processes_and_doors(qtbot, tmp_path
         qtbot.mouseClick(w.train_view.train_button, Qt.LeftButton)
         assert w.train_view.worker is None and len(said) == 1
         assert "the label-error review" in said[0].lower() and "one training at a time" in said[0]
+        assert f"in a terminal, process {holder.pid}" in said[0]
     finally:
         holder.communicate("\n", timeout=60)
     with ProjectStore(path, read_only=True) as s:

@@ -72,6 +72,7 @@ def test_train_from_data_folder_and_project(tmp_path, tiny_bert, capsys):
     assert run("train", "--data", data, "--output", out, "--base-model", tiny_bert,
                "--max-steps", "3", "--eval-every", "3", "--batch-size", "4") == 0
     assert (out / "model" / "model.safetensors").exists()
+    assert "stopping after 3 steps" in capsys.readouterr().err  # the schedule says --max-steps
     proj = tmp_path / "p.nerproj"
     run("init", proj)
     run("import", proj, data / "train.txt", data / "valid.txt")
@@ -114,6 +115,7 @@ def test_train_as_a_subprocess_prints_the_schedule_and_the_stored_duration(tmp_p
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "schedule: batch 4 (auto), lr 0.0001 (auto), epochs 2.0," in out.stderr
+    assert "stopping after" not in out.stderr
     result = json.loads(out.stdout[out.stdout.index("{"):])
     assert result["sentences_per_s"] > 0
     with ProjectStore(proj) as s:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,9 +108,22 @@ def _lock(fd: int, patience_s: float = 1.0) -> bool:
             time.sleep(0.02)
 
 
+def busy(project: str | Path) -> str | None:
+    """The one sentence every door says when the slot is held ("A training run (in a
+    terminal, process 1234, since 10:02) is training on this project"), or None when free."""
+    who = holder(project)
+    return f"{who[0].upper()}{who[1:]} is training on this project" if who else None
+
+
+def _door() -> str:
+    """Which door holds the slot, for the refusal: the app imports Qt, a command does not."""
+    return "the app" if "PySide6.QtWidgets" in sys.modules else "a terminal"
+
+
 def _write_owner(fd: int, what: str | None) -> None:
     data = b"" if what is None else json.dumps(
-        {"what": what, "pid": os.getpid(), "since": time.strftime("%H:%M:%S")}).encode()
+        {"what": what, "pid": os.getpid(), "door": _door(),
+         "since": time.strftime("%H:%M:%S")}).encode()
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)
@@ -129,5 +143,6 @@ def _describe(owner: dict) -> str:
     if owner.get("pid") == os.getpid():
         return f"{what} (in this window)"
     if owner.get("pid"):
-        return f"{what} (process {owner['pid']}, since {owner.get('since', '?')})"
+        door = f"in {owner['door']}, " if owner.get("door") else ""
+        return f"{what} ({door}process {owner['pid']}, since {owner.get('since', '?')})"
     return what

@@ -85,7 +85,12 @@ class SentencesPart:
 
     def split_changed_since(self, split: str, timestamp: str) -> bool:
         """Whether a sentence of ``split`` was added or edited after ``timestamp`` (as
-        SQLite's ``datetime('now')`` writes it): two runs' dev scores compare only when not."""
+        SQLite's ``datetime('now')`` writes it), or any sentence moved between splits since
+        (a move changes two splits; which ones is not kept): two runs' dev scores compare only
+        when not."""
+        moved = self.meta("splits_moved_at")
+        if moved is not None and moved > timestamp:
+            return True
         added = self._scalar("SELECT max(d.created_at) FROM documents d JOIN sentences s "
                              "ON s.document_id = d.id WHERE s.split = ?", [split])
         edited = self._scalar("SELECT max(e.created_at) FROM edits e JOIN sentences s "
@@ -237,6 +242,9 @@ class SentencesPart:
         if split not in SPLITS:
             raise StoreError(f"unknown split {split!r}")
         with self.transaction():
-            self.db.conn.executemany("UPDATE sentences SET split = ? WHERE id = ?",
-                                     [(split, i) for i in sentence_ids])
+            changed = self.db.conn.executemany(
+                "UPDATE sentences SET split = ? WHERE id = ? AND split != ?",
+                [(split, i, split) for i in sentence_ids]).rowcount
+            if changed:
+                self.set_meta("splits_moved_at", self._scalar("SELECT datetime('now')"))
             self._count_change()

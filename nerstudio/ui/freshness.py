@@ -206,10 +206,10 @@ class KeepFresh(QObject):
         view = self.window._train_view
         if view is not None and view.busy():
             return "the Train view is busy"
-        from ..core.slot import holder  # another process's run, review or train curve
+        from ..core.slot import busy  # another process's run, review or train curve
 
-        busy = holder(self.store.path)
-        return f"{busy} is training on this project" if busy else None
+        reason = busy(self.store.path)
+        return reason and reason[0].lower() + reason[1:]
 
     def due(self) -> bool:
         if self.store is None or self.window.read_only or not self.enabled():

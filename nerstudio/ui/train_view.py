@@ -152,14 +152,13 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
     def cannot_train(self, store) -> str | None:
         """Why a new run would have nothing to learn from, or cannot start now (another
         training holds the project's slot, in this window or another process): the core's
-        rules (``usecases.cannot_train``, ``slot.holder``), said as a sentence."""
-        from ..core.slot import holder
+        rules (``usecases.cannot_train``, ``slot.busy``), said as a sentence."""
+        from ..core.slot import busy
 
         reason = usecases.cannot_train(store)
         if reason is None:
-            busy = holder(store.path)
-            reason = busy and (f"{busy} is training on this project: one training at a time. "
-                               "Wait for it or cancel it, then train")
+            held = busy(store.path)
+            reason = held and held + ": one training at a time. Wait for it or cancel it, then train"
         return reason and reason[0].upper() + reason[1:] + "."
 
     def start(self, config: TrainConfig | None = None, resume_run: int | None = None

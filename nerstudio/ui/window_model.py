@@ -75,10 +75,9 @@ class ModelMixin:
             return "The Train view is busy"
         if self.keep_fresh.worker is not None:
             return "A background run (Keep the model fresh) is training"
-        from ..core.slot import holder  # another process (a terminal's train or review)
+        from ..core.slot import busy  # another process (a terminal's train or review)
 
-        busy = self.session is not None and holder(self.session.path)
-        return f"{busy[0].upper()}{busy[1:]} is training on this project" if busy else None
+        return busy(self.session.path) if self.session is not None else None
 
     def show_training(self) -> None:
         """Model > Train: the Train tab, or what to do first when no project is open."""
