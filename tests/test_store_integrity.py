@@ -14,8 +14,14 @@ import pytest
 
 from nerstudio.core import store as store_module
 from nerstudio.core.domain import Sentence, Span
-from nerstudio.core.errors import (ImportFormatError, ProjectBusyError, ReadOnlyProjectError,
-                                   StaleEditError, StoreError)
+from nerstudio.core.errors import (
+    ImportFormatError,
+    ProjectBusyError,
+    ReadOnlyProjectError,
+    StaleEditError,
+    StoreError,
+)
+from nerstudio.core.procs import HAS_PROC
 from nerstudio.core.schema import APPLICATION_ID
 from nerstudio.core.store import DocumentStart, ProjectStore
 
@@ -647,7 +653,7 @@ os._exit(0)  # no close(): the session row stays behind
 """
 
 
-@pytest.mark.skipif(not store_module._HAS_PROC, reason="needs /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
 def test_a_zombie_or_reused_pid_does_not_keep_a_session_alive(tmp_path):
     path = tmp_path / "p.nerproj"
     s1, s2, _ = _project(path)

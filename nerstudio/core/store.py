@@ -22,8 +22,29 @@ statistics (``store_runs``); ``store_common`` holds what they share.
 """
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (re-exported: DocumentStart, SentenceRow, ...)
-from .store_common import _check_project_file  # noqa: F401  (tests patch it here)
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from . import openfiles
+from .errors import ProjectBusyError, ReadOnlyProjectError, StoreError, cannot_write
+from .schema import migrations
+from .store_common import (  # noqa: F401  (re-exported)
+    _SENTENCE_COLUMNS,
+    DocumentStart,
+    ReviewFlag,
+    SentenceRow,
+    _check_project_file,  # noqa: F401  (tests patch it here)
+    _connect_read_only,
+    _ImportBatch,
+    _place_new_file,
+)
 from .store_history import HistoryPart
 from .store_import import ImportPart
 from .store_labels import LabelsPart

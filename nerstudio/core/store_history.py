@@ -4,7 +4,12 @@ A part of :class:`nerstudio.core.store.ProjectStore` (one class over one connect
 module holds one concern of it)."""
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (the store's shared names)
+import json
+import os
+
+from .errors import ReadOnlyProjectError, StaleEditError
+from .procs import process_start as _process_start
+from .store_common import _APPLIED, _DROPPED, _HOST, _UNDONE, _own_start
 
 
 class HistoryPart:

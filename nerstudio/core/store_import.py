@@ -4,7 +4,15 @@ A part of :class:`nerstudio.core.store.ProjectStore` (one class over one connect
 module holds one concern of it)."""
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (the store's shared names)
+import json
+import random
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+from .domain import SPLITS, Sentence
+from .errors import ReadOnlyProjectError, StoreError
+from .store_common import _STAGING, DocumentStart, _draw_split, _ImportBatch
 
 
 class ImportPart:

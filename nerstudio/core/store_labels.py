@@ -4,7 +4,8 @@ A part of :class:`nerstudio.core.store.ProjectStore` (one class over one connect
 module holds one concern of it)."""
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (the store's shared names)
+from .domain import DEFAULT_COLOURS, Label, LabelSet
+from .errors import StoreError
 
 
 class LabelsPart:

@@ -4,7 +4,13 @@ A part of :class:`nerstudio.core.store.ProjectStore` (one class over one connect
 module holds one concern of it)."""
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (the store's shared names)
+import json
+from collections.abc import Iterable
+
+from .domain import Span
+from .errors import StaleEditError, StoreError
+from .flag_rules import accept_tag, open_flags
+from .store_common import ReviewFlag, _span_key
 
 
 class ModelOutputPart:

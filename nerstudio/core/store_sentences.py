@@ -4,7 +4,20 @@ A part of :class:`nerstudio.core.store.ProjectStore` (one class over one connect
 module holds one concern of it)."""
 from __future__ import annotations
 
-from .store_common import *  # noqa: F401,F403  (the store's shared names)
+import json
+from collections.abc import Iterable, Iterator
+
+from .domain import SPLITS, STATUSES, Sentence, Span
+from .errors import StaleEditError, StoreError, TagError
+from .iob import check_spans
+from .store_common import (
+    SentenceRow,
+    _filters,
+    _fts_query,
+    _span_key,
+    _spans_fit,
+    _tokens_from_row,
+)
 
 
 class SentencesPart:
