@@ -103,7 +103,7 @@ def dev_f1(model_dir: str, valid) -> float:
     from nerstudio.core.inference import Predictor
     from nerstudio.core.training.data import entity_metrics
 
-    preds = Predictor(model_dir).predict_words([e.words for e in valid])
+    preds = Predictor(model_dir, precision="fp32").predict_words([e.words for e in valid])
     return entity_metrics([list(e.tags) for e in valid], [p.tags for p in preds])["f1"]
 
 
@@ -116,7 +116,8 @@ def choose_active(model_dir: str, train_all, labelled: set[int], need: int, pool
 
     rest = [i for i in range(len(train_all)) if i not in labelled]
     cand = rng.sample(rest, min(pool, len(rest))) if pool else rest
-    preds = Predictor(model_dir).predict_words([train_all[i].words for i in cand])
+    preds = Predictor(model_dir, precision="fp32").predict_words(  # as measured before int8
+        [train_all[i].words for i in cand])
     order = diversify(floor_short([(i, train_all[i].words, mnlp(p))
                                    for i, p in zip(cand, preds)]), limit=need)
     return order[:need]

@@ -81,7 +81,7 @@ def score(model_dir: str, valid) -> float:
     from nerstudio.core.iob import spans_to_tags
     from nerstudio.core.training.data import entity_metrics
 
-    preds = Predictor(model_dir).predict_words([s.words for s in valid])
+    preds = Predictor(model_dir, precision="fp32").predict_words([s.words for s in valid])
     gold = [spans_to_tags(s.spans, len(s.tokens)) for s in valid]
     return entity_metrics(gold, [p.tags for p in preds])["f1"]
 

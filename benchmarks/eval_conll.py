@@ -16,6 +16,8 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                    help="the model as trained (fp32), or the int8 export the app predicts with")
     a = ap.parse_args()
     from nerstudio.core.formats import read
     from nerstudio.core.inference import Predictor
@@ -23,7 +25,7 @@ def main():
     from nerstudio.core.training.data import entity_metrics
 
     sents = [s for s in read(a.data / f"{a.split}.txt") if hasattr(s, "tokens")]
-    preds = Predictor(a.model).predict_words([s.words for s in sents])
+    preds = Predictor(a.model, precision=a.precision).predict_words([s.words for s in sents])
     gold = [spans_to_tags(s.spans, len(s.tokens)) for s in sents]
     m = entity_metrics(gold, [p.tags for p in preds])
     m.pop("confusion")

@@ -11,7 +11,9 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QInputDialog  # noqa: E402
 
-from nerstudio.core.runs import model_dir  # noqa: E402
+from nerstudio.core.runs import model_dir, run_folder  # noqa: E402
+from nerstudio.core.training.incremental import split_new  # noqa: E402
+from nerstudio.core.training.snapshot import load_snapshot  # noqa: E402
 from nerstudio.ui.demo import create_demo_project  # noqa: E402
 from nerstudio.ui.freshness import BASELINE_KEY, labelled_count  # noqa: E402
 from tests.test_gui import settings  # noqa: E402,F401
@@ -114,6 +116,12 @@ def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
     # the demo has a dev split: the new run replaces the model unless it scores worse there
     assert w.store.meta("active_run") == (second if f1_second >= f1_first else run_id)
     assert w.store.run(second)["config"]["base_model"] == str(model_dir(w.store, run_id))
+    # it continued from it (incremental.py): the sentences new since it plus as many old ones
+    first_train, second_train = (load_snapshot(run_folder(w.store, r) / "data.json").train
+                                 for r in (run_id, second))
+    new, replayed = split_new(second_train, first_train)  # those labelled during the first
+    assert len(new) >= 1 and len(replayed) == min(len(new), len(first_train))
+    assert w.store.run(second)["config"]["continue_from"] == str(run_folder(w.store, run_id))
 
 
 def test_cancel_in_the_status_bar_leaves_the_project_as_it_was(window, qtbot, monkeypatch):

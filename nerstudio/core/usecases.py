@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .domain import LABELLED
@@ -147,6 +147,7 @@ def train(project: str | Path, config, on_event: Callable[[object], None] = lamb
             with ProjectStore(project, read_only=True) as store:
                 reason = None if data is not None else cannot_train(store)
                 note = None if data is not None else unassigned_note(store)
+                config = _continue_from_folder(store, config)
             if reason:
                 raise StoreError(f"{project}: {reason}")
             if note:
@@ -154,6 +155,16 @@ def train(project: str | Path, config, on_event: Callable[[object], None] = lamb
         run = run or (lambda *a: train_project(*a, resume_run=resume_run, data=data))
         run_id, event = run(project, config, on_event, should_stop)
         return conclude(project, run_id, event, on_event, should_stop, threads)
+
+
+def _continue_from_folder(store: ProjectStore, config):
+    """``continue_from`` given as a run number (``--continue-from 3``): that run's folder."""
+    value = str(getattr(config, "continue_from", "") or "")
+    if not value.isdigit():
+        return config
+    from .runs import run_folder
+
+    return replace(config, continue_from=str(run_folder(store, int(value))))
 
 
 def conclude(project: str | Path, run_id: int | None, event, on_event=lambda e: None,

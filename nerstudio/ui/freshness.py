@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolButton
@@ -240,8 +241,8 @@ class KeepFresh(QObject):
 
         base = base_model_for(self.store, self._meta("active_run"))
         config = TrainConfig(keep_core_free=True)
-        if base is not None:
-            config = dataclasses.replace(config, base_model=base)
+        if base is not None:  # the active run's labels: continue from it (incremental.py)
+            config = dataclasses.replace(config, continue_from=str(Path(base).parent))
         return dataclasses.replace(config, **self.config_overrides)
 
     def start(self):

@@ -97,6 +97,11 @@ class TrainConfig:
     save_total_limit: int = knob(2, "checkpoints kept on disk", advanced=True, lo=1, hi=100)
     checkpoint_minutes: float = knob(10.0, "also save a checkpoint this often, so a kill loses "
                                      "little (0: only at evaluations)", lo=0.0, hi=1440.0)
+    continue_from: str = knob("", "a finished run to continue from (its folder, or its number "
+                              "in a project): its model is the base, and the run learns the "
+                              "sentences new since it plus a replay of as many old ones, in "
+                              "a fifth of the steps (incremental.py; Keep the model fresh)",
+                              advanced=True)
     dev_fraction: float = knob(0.1, "share of train held out (seeded) when there is no dev "
                                "split", advanced=True, lo=0.0, hi=0.5, decimals=2)
 

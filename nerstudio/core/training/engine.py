@@ -71,7 +71,7 @@ def _train(data, config, out, on_event, should_stop, resume):
 
     quiet_loaded()  # load reports are noise (unless --verbose)
     begun = time.perf_counter()  # the run's duration: loading and saving included
-    data, config = _prepare(data, config, out, resume)
+    data, config = _prepare(data, config, out, resume, on_event)
     device, device_name = pick_device(config.keep_core_free, config.threads)
     base = resolve_base_model(config.base_model)
     set_seed(config.seed)
@@ -94,24 +94,31 @@ def _train(data, config, out, on_event, should_stop, resume):
     return _collect(run, trainer, tokenizer, output, begun)
 
 
-def _prepare(data, config, out: Path, resume: bool):
+def _prepare(data, config, out: Path, resume: bool, say=lambda line: None):
     """The run's data (the run folder's snapshot when ``data`` is None or on resume; dev held
     out when there is none) and its config with the "auto" values resolved for that data; both
     saved beside the run when it starts from given data."""
     if resume or data is None:  # the very data and settings the run started with
         data, config = load_run_inputs(out, config)
         return data, _checked(data, config)
-    return prepare_run(data, config, out)
+    return prepare_run(data, config, out, say)
 
 
-def prepare_run(data: TrainingData, config: TrainConfig, out: Path):
+def prepare_run(data: TrainingData, config: TrainConfig, out: Path,
+                say: Callable[[str], None] = lambda line: None):
     """A new run's frozen inputs in its folder: the data snapshot (dev held out when there is
-    none) and the config with "auto" resolved, checked. Rank 0 of a distributed run calls this
-    before the others start; they read both from the folder."""
+    none; only the new and replayed sentences when it continues from a run: incremental.py)
+    and the config with "auto" resolved, checked. Rank 0 of a distributed run calls this
+    before the others start; they read both from the folder. ``say``: a line for the user."""
     reason = check_data(data)
     if reason:
         raise TrainingFailed(reason)
     data = hold_out_dev(data, config.dev_fraction, config.seed)
+    if config.continue_from:
+        from .incremental import continue_run
+
+        data, config, line = continue_run(data, config)
+        say(line)
     config = _checked(data, config)
     save_run_inputs(data, config, Path(out))
     return data, config
