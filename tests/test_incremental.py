@@ -118,3 +118,25 @@ def test_train_continue_from_a_run_learns_the_new_sentences_and_a_replay(tmp_pat
     started = re.search(r"(\d+) train / (\d+) dev sentences, (\d+) steps", second.stderr)
     assert started and started.groups()[:2] == ("12", "4")
     assert abs(int(started.group(3)) - full.steps * incremental.STEP_SHARE) <= 1
+
+
+def test_a_run_that_continues_from_a_continued_run_sees_only_what_is_new_since(tmp_path):
+    """A continued run trains on new + replayed sentences, but its model knows all of them:
+    its snapshot says so, and the next run continued from it learns only the newer ones."""
+    from nerstudio.core.training.engine import prepare_run
+
+    previous_run(tmp_path / "a")  # learned examples 0-5
+    said = []
+    data, _ = prepare_run(TrainingData([example(i) for i in range(10)], [example(99)], TAGS),
+                          TrainConfig(continue_from=str(tmp_path / "a")), tmp_path / "b",
+                          said.append)
+    assert len(data.train) == 8 and "4 new or changed sentences" in said[-1]
+    assert len(load_snapshot(tmp_path / "b" / "data.json").train) == 8  # what a resume trains
+    assert len(load_snapshot(tmp_path / "b" / "data.json", learned=True).train) == 10
+    (tmp_path / "b" / "model").mkdir()
+    (tmp_path / "b" / "model" / "model.safetensors").write_bytes(b"")
+    data, _ = prepare_run(TrainingData([example(i) for i in range(12)], [example(99)], TAGS),
+                          TrainConfig(continue_from=str(tmp_path / "b")), tmp_path / "c",
+                          said.append)
+    assert "2 new or changed sentences and 2 of the 10 others" in said[-1]
+    assert {e.words[0] for e in data.train} >= {"w10", "w11"} and len(data.train) == 4

@@ -114,13 +114,16 @@ def prepare_run(data: TrainingData, config: TrainConfig, out: Path,
     if reason:
         raise TrainingFailed(reason)
     data = hold_out_dev(data, config.dev_fraction, config.seed)
+    learned = None
     if config.continue_from:
         from .incremental import continue_run
 
+        learned = data.train  # what the model will know: all of it, not only what it trains on
         data, config, line = continue_run(data, config)
         say(line)
+        learned = learned if config.continue_from else None
     config = _checked(data, config)
-    save_run_inputs(data, config, Path(out))
+    save_run_inputs(data, config, Path(out), learned)
     return data, config
 
 

@@ -8,8 +8,8 @@ sentences whose tags changed), plus a *replay* of as many of the old ones, so th
 forget what they taught (catastrophic forgetting), for a fraction of the steps.
 
 The rule (:func:`continue_run`), from ``benchmarks/bench_fresh.py``:
-  - new = the run's training sentences that are not in the previous run's snapshot (same words
-    and tags; a relabelled sentence is new), old = the rest; replay = a seeded sample of old,
+  - new = the run's training sentences that are not among those the previous run's model
+    learned (its snapshot: same words and tags; a relabelled sentence is new), old = the rest; replay = a seeded sample of old,
     as many as new (all of old when fewer);
   - base model = the previous run's model; batch and learning rate = the size-aware schedule's
     for all the training sentences (auto.py), a step budget of :data:`STEP_SHARE` of that
@@ -75,7 +75,7 @@ def previous_inputs(folder: Path) -> tuple[TrainingData, Path] | str:
     if not any((model / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
         return f"{folder} has no finished model"
     try:
-        return load_snapshot(folder / SNAPSHOT), model
+        return load_snapshot(folder / SNAPSHOT, learned=True), model
     except TrainingFailed as exc:
         return str(exc)
 

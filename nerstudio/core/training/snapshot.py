@@ -32,30 +32,43 @@ def write_atomic(path: Path, text: str) -> None:
         raise exc.__cause__ from None
 
 
-def save_snapshot(data: TrainingData, path: Path) -> None:
-    write_atomic(path, json.dumps({"tags": data.tags,
-                                   "train": [[list(e.words), list(e.tags)] for e in data.train],
-                                   "dev": [[list(e.words), list(e.tags)] for e in data.dev]}))
+def _rows(examples) -> list:
+    return [[list(e.words), list(e.tags)] for e in examples]
 
 
-def load_snapshot(path: Path) -> TrainingData:
-    """The run's frozen data; a damaged file (a half write by an older version) is one line."""
+def save_snapshot(data: TrainingData, path: Path, learned: list | None = None) -> None:
+    """``learned``: a continued run's training sentences are only the new and the replayed
+    ones (incremental.py); what its model has learned is all of them, kept for the next run
+    that continues from it."""
+    raw = {"tags": data.tags, "train": _rows(data.train), "dev": _rows(data.dev)}
+    if learned is not None:
+        raw["learned"] = _rows(learned)
+    write_atomic(path, json.dumps(raw))
+
+
+def load_snapshot(path: Path, learned: bool = False) -> TrainingData:
+    """The run's frozen data (``learned``: with every sentence its model has learned as
+    train, see :func:`save_snapshot`); a damaged file (a half write by an older version) is
+    one line."""
     from .data import Example
 
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         mk = lambda rows: [Example(tuple(w), tuple(t)) for w, t in rows]  # noqa: E731
-        return TrainingData(mk(raw["train"]), mk(raw["dev"]), list(raw["tags"]))
+        data = TrainingData(mk(raw["train"]), mk(raw["dev"]), list(raw["tags"]))
+        return (TrainingData(mk(raw.get("learned", raw["train"])), data.dev, data.tags)
+                if learned else data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TrainingFailed(f"{path}: damaged data snapshot, cannot resume this run "
                              f"({first_line(exc)}); start a new run") from exc
 
 
-def save_run_inputs(data: TrainingData, config: TrainConfig, out: Path) -> None:
+def save_run_inputs(data: TrainingData, config: TrainConfig, out: Path,
+                    learned: list | None = None) -> None:
     """A new run's snapshot and resolved config, in its folder (created when missing)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_snapshot(data, out / SNAPSHOT)
+    save_snapshot(data, out / SNAPSHOT, learned)
     write_atomic(out / CONFIG, json.dumps(config.to_dict(), indent=2))
 
 
