@@ -50,6 +50,25 @@ def timed(fn, repeat):
     return statistics.median(times)
 
 
+def _as_before(predictor_class):
+    class BatchedAsBefore(predictor_class):
+        """The Predictor's batching before 7 Dec 2026 (no length rule), for comparison."""
+
+        def _batches(self, pieces):
+            batch = []
+            for piece in pieces:
+                n = len(piece[3])
+                if batch and (len(batch) >= self.batch_size
+                              or (len(batch) + 1) * n > self.token_budget):
+                    yield batch
+                    batch = []
+                batch.append(piece)
+            if batch:
+                yield batch
+
+    return BatchedAsBefore
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model")
@@ -65,6 +84,7 @@ def main():
     from nerstudio.core.tokenize import split_sentences
 
     transformers.logging.set_verbosity_error()
+    BatchedAsBefore = _as_before(Predictor)
     model = a.model or default_model()
     sentences = [s.words for s in read(a.data / "test.txt") if hasattr(s, "tokens")]
     words, paragraph = 0, []
@@ -79,10 +99,13 @@ def main():
     # sentences, timed over the same window, alternating round by round
     sides = {"fp32": Predictor(model, precision="fp32").load(),
              "int8": Predictor(model, precision="int8").load()}
+    # the fp32 path as it was before 7 Dec 2026 (batches cut by count and token budget only: a
+    # paste of sentences of mixed lengths padded short ones to long ones), for the paste only
+    before = {"fp32 before": BatchedAsBefore(model, precision="fp32").load()}
     n_words = len([t for sent in split_sentences(text) for t in sent])
-    lat = {name: [] for name in sides}
+    lat = {name: [] for name in (*sides, *before)}
     for _ in range(a.repeat):
-        for name, predictor in sides.items():
+        for name, predictor in {**sides, **before}.items():
             lat[name].append(timed(lambda: predictor.predict_text(text), 1))
     lat = {name: statistics.median(v) for name, v in lat.items()}
     # the playground's predictor keeps per-sentence results: an edit re-runs the edited sentence
@@ -121,6 +144,9 @@ def main():
           f"{lat['int8'] * 1000:.0f} ms = {lat['int8'] / lat['fp32']:.2f}x fp32's time "
           f"(target <= 0.5); pipeline {lat_pipe * 1000:.0f} ms, {lat_pipe / lat['int8']:.2f}x "
           "int8's time")
+    print(f"  fp32 as before 7 Dec 2026 (batches without the length rule) {lat['fp32 before'] * 1000:.0f} ms: "
+          f"int8 takes {lat['int8'] / lat['fp32 before']:.2f}x its time, fp32 now "
+          f"{lat['fp32'] / lat['fp32 before']:.2f}x")
     print(f"the same text with one sentence edited (playground, sentence cache): "
           f"{lat_edit * 1000:.0f} ms")
     print(f"bulk CoNLL-2003 test ({len(sentences)} sentences, pre-tokenized, batch 32): "

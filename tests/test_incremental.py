@@ -1,6 +1,6 @@
 """Issue #28 item 2: a run continues from a finished run (Keep the model fresh does, and
 ``nerstudio train P --continue-from N``): its model as the base, the sentences new since it plus
-a replay of as many old ones, a fifth of a full run's steps; it falls back, saying why."""
+a replay of as many old ones, 35 % of a full run's steps; it falls back, saying why."""
 import doctest
 import re
 import subprocess

@@ -169,3 +169,19 @@ def test_mc_dropout_averages_seeded_passes_with_dropout_on_and_leaves_eval_mode(
         p._model.eval()
     for row, ours in zip(by_hand[0, 1:-1].tolist(), mc.probs):
         assert row == pytest.approx(ours, abs=1e-5)
+
+
+def test_batches_split_by_length_so_short_sentences_are_not_padded_to_long_ones():
+    """A pasted text's few sentences of mixed lengths go in batches of similar lengths; a
+    corpus's sorted neighbours (about as long as each other) still fill whole batches."""
+    from nerstudio.core.inference import Predictor
+
+    def lengths(sizes, **kw):
+        predictor = Predictor("unused", **kw)
+        return [[len(p[3]) for p in b]
+                for b in predictor._batches([(None, 0, 0, [0] * n, None) for n in sizes])]
+
+    assert lengths([5, 6, 7, 30, 31, 200]) == [[5, 6, 7], [30, 31], [200]]
+    corpus = sorted(20 + i % 3 for i in range(100))
+    assert [len(b) for b in lengths(corpus, batch_size=32)] == [32, 32, 32, 4]
+    assert lengths([10] * 5, batch_size=2) == [[10, 10], [10, 10], [10]]

@@ -254,13 +254,21 @@ class Predictor:
 
     def _batches(self, pieces):
         """Length-sorted pieces in batches of at most ``batch_size`` sequences and
-        ``token_budget`` padded tokens: a long sentence never drags short ones to its length."""
-        batch = []
+        ``token_budget`` padded tokens, ending a batch where a piece is more than half as long
+        again as the batch's shortest (plus 8): a long sentence never drags short ones to its
+        length. A corpus's sorted neighbours are about as long as each other, so its batches
+        stay full; a pasted text's few sentences of mixed lengths (where padding cost a 1,034-
+        word paste 1.6x its time in fp32: benchmarks/bench_predict.py, 7 Dec 2026) split by
+        length instead."""
+        batch, shortest = [], 0
         for piece in pieces:
             n = len(piece[3])
-            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * n > self.token_budget):
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * n > self.token_budget
+                          or n > shortest * 1.5 + 8):
                 yield batch
                 batch = []
+            if not batch:
+                shortest = n
             batch.append(piece)
         if batch:
             yield batch

@@ -100,7 +100,7 @@ class TrainConfig:
     continue_from: str = knob("", "a finished run to continue from (its folder, or its number "
                               "in a project): its model is the base, and the run learns the "
                               "sentences new since it plus a replay of as many old ones, in "
-                              "a fifth of the steps (incremental.py; Keep the model fresh)",
+                              "about a third of the steps (incremental.py; Keep the model fresh)",
                               advanced=True)
     dev_fraction: float = knob(0.1, "share of train held out (seeded) when there is no dev "
                                "split", advanced=True, lo=0.0, hi=0.5, decimals=2)

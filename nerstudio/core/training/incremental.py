@@ -5,20 +5,25 @@ scratch on all of them repeats what the active model already learned, so its tim
 the project while the news stays N sentences; the model the suggestions come from then lags the
 labelling by minutes. Continuing from the active model, a run needs the new sentences (and
 sentences whose tags changed), plus a *replay* of as many of the old ones, so that it does not
-forget what they taught (catastrophic forgetting), for a fraction of the steps.
+forget what they taught (catastrophic forgetting), for a fraction of the steps. Measured
+(``benchmarks/bench_fresh.py``, CoNLL-2003 subsets growing 50 -> 100 -> 200 -> 500, each size
+double the last, the worst case): fewer steps cost dev F1, so the share is a trade-off, chosen on
+seed 0 for F1 within about a point (README, Benchmarks).
 
 The rule (:func:`continue_run`), from ``benchmarks/bench_fresh.py``:
   - new = the run's training sentences that are not among those the previous run's model
-    learned (its snapshot: same words and tags; a relabelled sentence is new), old = the rest; replay = a seeded sample of old,
-    as many as new (all of old when fewer);
-  - base model = the previous run's model; batch and learning rate = the size-aware schedule's
-    for all the training sentences (auto.py), a step budget of :data:`STEP_SHARE` of that
-    schedule's steps, warm-up 10 %, dev F1 evaluated :data:`EVALS` times, best model kept, no
+    learned (its snapshot: same words and tags; a relabelled sentence is new), old = the
+    rest; replay = a seeded sample of old, as many as new (all of old when fewer);
+  - base model = the previous run's model; batch and learning rate = the size-aware
+    schedule's for all the training sentences (auto.py), a step budget of
+    :data:`STEP_SHARE` of that schedule's planned steps (a fifth cost 2-5 points of dev F1,
+    35 % about one), warm-up 10 %, dev F1 evaluated :data:`EVALS` times, best model kept, no
     early stopping;
   - the dev set is the one a run from scratch would have (held out before this), so the two
     compare;
-  - nothing to continue from (no snapshot, another tag set, no model, nothing new): the run
-    trains as any other, from the configured base model, and says why.
+  - nothing to continue from (no snapshot, other labels, no model): the run trains from the
+    configured base model; nothing new (only dev changed): a full run from the previous
+    model. Either way a line says why.
 Fields a user fixed (batch size, learning rate, epochs) are kept.
 """
 from __future__ import annotations
@@ -33,7 +38,7 @@ from .auto import WARMUP_RATIO, auto_schedule
 from .config import TrainConfig
 from .data import TrainingData
 
-STEP_SHARE = 0.2     # of a from-scratch run's planned steps
+STEP_SHARE = 0.35    # of a from-scratch run's planned steps (chosen on seed 0: bench_fresh.py)
 EVALS = 3            # dev evaluations per continued run (the best model is kept)
 MIN_STEPS = 20
 
