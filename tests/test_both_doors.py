@@ -240,4 +240,8 @@ def test_preannotate_gives_the_same_suggestions_through_the_cli_and_the_app(
     assert "whose label the project does not have: LOC" in line
     by_cli_rows = _predictions(by_cli)
     assert by_cli_rows and not any(row[3] == "LOC" for row in by_cli_rows)
-    assert _predictions(by_app) == by_cli_rows
+    by_app_rows = _predictions(by_app)
+    # the same spans and labels; scores equal but for int8's float noise (core/int8.py: about
+    # 1e-4 with another thread count or batch), which can flip the third decimal
+    assert [r[:4] for r in by_app_rows] == [r[:4] for r in by_cli_rows]
+    assert all(abs(a[4] - b[4]) <= 2e-3 for a, b in zip(by_app_rows, by_cli_rows))
