@@ -159,9 +159,25 @@ def redirect_console() -> None:
 
 
 def report_exit(code: int) -> None:
-    """Rank 0 tells the launcher how the run ended (its exit code)."""
+    """Rank 0 tells the launcher how the run ended (its exit code). From here on the rank is
+    only exiting: a SIGTERM (the launcher stopping the others) ends it at once, without the
+    interrupt :func:`terminate_on_sigterm` raises, which would land in some library's exit
+    hook (torch's compile-time report) and print its traceback."""
     folder = os.environ.get(CONSOLE_ENV)
     if folder and world().main:
         Path(folder, "rank-0.exit").write_text(str(code))
+    try:
+        signal.signal(signal.SIGTERM, _exit_quietly)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _exit_quietly(signum, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(128 + signum)
 
 
