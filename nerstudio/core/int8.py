@@ -27,8 +27,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .training.checkpoints import WEIGHTS
+
 FOLDER = "int8"
-WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 
 def available() -> bool:

@@ -308,13 +308,13 @@ def review_project(project: str | Path, config: TrainConfig | None = None,
     (they were about its old tags). Returns the flags stored, or None when cancelled (nothing
     written)."""
     from .iob import spans_to_tags
-    from .training.data import check_data
+    from .training.data import check_data, run_tags
 
     with ProjectStore(project, read_only=True) as store:
         labels = store.label_set().names
         sentences = [s for split in ("train", "dev")
                      for s in store.iter_sentences(split=split, status=LABELLED) if s.tokens]
-    tags = ["O"] + [f"{p}-{n}" for n in labels for p in ("B", "I")]
+    tags = run_tags(labels)
     examples = [Example(tuple(s.words), tuple(spans_to_tags(s.spans, len(s.tokens))))
                 for s in sentences]
     reason = too_little_data(len(examples)) or check_data(TrainingData(examples, [], tags))

@@ -80,8 +80,8 @@ def training_slot(project: str | Path, what: str) -> Iterator[None]:
     try:
         if fcntl is not None and not _lock(fd):
             raise TrainingBusyError(
-                f"{project}: {_describe(_read_owner(fd))} is training on this project; one "
-                "training at a time: wait for it or cancel it, then try again")
+                f"{project}: {_is_training(_describe(_read_owner(fd)))}; one training at a "
+                "time: wait for it or cancel it, then try again")
         _write_owner(fd, what)
         try:
             yield
@@ -109,10 +109,14 @@ def _lock(fd: int, patience_s: float = 1.0) -> bool:
 
 
 def busy(project: str | Path) -> str | None:
-    """The one sentence every door says when the slot is held ("A training run (in a
-    terminal, process 1234, since 10:02) is training on this project"), or None when free."""
+    """What every door says when the slot is held ("the label-error review (in a terminal,
+    process 1234, since 10:02) is training on this project"), or None when it is free."""
     who = holder(project)
-    return f"{who[0].upper()}{who[1:]} is training on this project" if who else None
+    return _is_training(who) if who else None
+
+
+def _is_training(who: str) -> str:
+    return f"{who} is training on this project"
 
 
 def _door() -> str:

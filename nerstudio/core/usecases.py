@@ -159,7 +159,7 @@ def train(project: str | Path, config, on_event: Callable[[object], None] = lamb
 
 def _continue_from_folder(store: ProjectStore, config):
     """``continue_from`` given as a run number (``--continue-from 3``): that run's folder."""
-    value = str(getattr(config, "continue_from", "") or "")
+    value = config.continue_from
     if not value.isdigit():
         return config
     from .runs import run_folder

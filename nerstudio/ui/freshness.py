@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolButton
@@ -42,12 +41,14 @@ CHECK_DELAY_MS = 400   # labelling bursts are counted once they pause this long
 
 def project_tags(store) -> list[str]:
     """The tags a run on this project trains (as ``TrainingData.from_sentences`` makes them)."""
-    return ["O"] + [f"{p}-{n}" for n in store.label_set().names for p in ("B", "I")]
+    from ..core.training.data import run_tags
+
+    return run_tags(store.label_set().names)
 
 
-def base_model_for(store, active_run: int | None) -> str | None:
-    """The active run's model folder when it was trained on exactly the project's tags (the run
-    continues from it), else None (the default base model)."""
+def run_to_continue(store, active_run: int | None) -> str | None:
+    """The active run's folder when its model was trained on exactly the project's tags (the
+    next run continues from it: incremental.py), else None (a run from the base model)."""
     from ..core.runs import model_dir
 
     if active_run is None:
@@ -60,7 +61,7 @@ def base_model_for(store, active_run: int | None) -> str | None:
     tags = run.get("labels") or []
     if not folder.is_dir() or sorted(tags) != sorted(project_tags(store)):
         return None
-    return str(folder)
+    return str(folder.parent)  # the run's folder, its model inside
 
 
 def labelled_count(store) -> int:
@@ -209,8 +210,7 @@ class KeepFresh(QObject):
             return "the Train view is busy"
         from ..core.slot import busy  # another process's run, review or train curve
 
-        reason = busy(self.store.path)
-        return reason and reason[0].lower() + reason[1:]
+        return busy(self.store.path)
 
     def due(self) -> bool:
         if self.store is None or self.window.read_only or not self.enabled():
@@ -239,10 +239,10 @@ class KeepFresh(QObject):
     def config(self):
         from ..core.training import TrainConfig
 
-        base = base_model_for(self.store, self._meta("active_run"))
+        run = run_to_continue(self.store, self._meta("active_run"))
         config = TrainConfig(keep_core_free=True)
-        if base is not None:  # the active run's labels: continue from it (incremental.py)
-            config = dataclasses.replace(config, continue_from=str(Path(base).parent))
+        if run is not None:
+            config = dataclasses.replace(config, continue_from=run)
         return dataclasses.replace(config, **self.config_overrides)
 
     def start(self):

@@ -77,7 +77,8 @@ class ModelMixin:
             return "A background run (Keep the model fresh) is training"
         from ..core.slot import busy  # another process (a terminal's train or review)
 
-        return busy(self.session.path) if self.session is not None else None
+        reason = busy(self.session.path) if self.session is not None else None
+        return reason and reason[0].upper() + reason[1:]  # a sentence, as the others above
 
     def show_training(self) -> None:
         """Model > Train: the Train tab, or what to do first when no project is open."""

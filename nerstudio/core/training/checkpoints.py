@@ -11,6 +11,8 @@ from pathlib import Path
 
 COMPLETE_MARKER = "nerstudio-complete"
 
+WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # what a model folder may hold
+
 
 def checkpoint_folders(out: Path) -> list[Path]:
     """``checkpoint-N`` folders, newest (highest N) first."""
@@ -29,9 +31,13 @@ def checkpoint_complete(folder: Path) -> bool:
         json.loads((folder / "trainer_state.json").read_text())["global_step"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    weights = any((folder / w).is_file() for w in ("model.safetensors", "pytorch_model.bin"))
-    return weights and all((folder / f).is_file() and (folder / f).stat().st_size
+    return has_weights(folder) and all((folder / f).is_file() and (folder / f).stat().st_size
                            for f in ("optimizer.pt", "scheduler.pt"))
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether ``folder`` holds a model's weights (a run's model, or a checkpoint's)."""
+    return any((Path(folder) / w).is_file() for w in WEIGHTS)
 
 
 def last_checkpoint(out: Path) -> str | None:

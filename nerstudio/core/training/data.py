@@ -10,6 +10,15 @@ from dataclasses import dataclass
 from ..iob import spans_to_tags, tags_to_spans
 
 
+def run_tags(label_names) -> list[str]:
+    """A run's tag list in id order: O, then B- and I- of each label.
+
+    >>> run_tags(["PER", "LOC"])
+    ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC']
+    """
+    return ["O"] + [f"{p}-{n}" for n in label_names for p in ("B", "I")]
+
+
 @dataclass(frozen=True)
 class Example:
     """One labelled sentence, detached from the store: words and their IOB2 tags."""
@@ -29,7 +38,7 @@ class TrainingData:
 
     @classmethod
     def from_sentences(cls, train, dev, label_names) -> "TrainingData":
-        tags = ["O"] + [f"{p}-{n}" for n in label_names for p in ("B", "I")]
+        tags = run_tags(label_names)
         conv = lambda s: Example(tuple(s.words), tuple(spans_to_tags(s.spans, len(s.tokens))))  # noqa: E731
         return cls([conv(s) for s in train], [conv(s) for s in dev], tags)
 

@@ -114,14 +114,15 @@ def prepare_run(data: TrainingData, config: TrainConfig, out: Path,
     if reason:
         raise TrainingFailed(reason)
     data = hold_out_dev(data, config.dev_fraction, config.seed)
-    learned = None
+    learned = None  # a continued run's model knows all of train, not only what it trains on
     if config.continue_from:
         from .incremental import continue_run
 
-        learned = data.train  # what the model will know: all of it, not only what it trains on
+        everything = data.train
         data, config, line = continue_run(data, config)
         say(line)
-        learned = learned if config.continue_from else None
+        if config.continue_from:  # it did continue (else it is a run like any other)
+            learned = everything
     config = _checked(data, config)
     save_run_inputs(data, config, Path(out), learned)
     return data, config

@@ -71,13 +71,14 @@ def replay(old: list, n: int, seed: int) -> list:
 
 def previous_inputs(folder: Path) -> tuple[TrainingData, Path] | str:
     """The previous run's snapshot and model folder, or why it cannot be continued from."""
+    from .checkpoints import has_weights
     from .failures import TrainingFailed
     from .snapshot import SNAPSHOT, load_snapshot
 
     model = folder / "model"
     if not (folder / SNAPSHOT).is_file():
         return f"{folder} has no data snapshot"
-    if not any((model / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
+    if not has_weights(model):
         return f"{folder} has no finished model"
     try:
         return load_snapshot(folder / SNAPSHOT, learned=True), model
