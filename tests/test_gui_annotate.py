@@ -324,6 +324,40 @@ def test_accept_all_keeps_gold_and_adds_what_does_not_overlap(window, qtbot, dia
     assert status_of(window.store.path, sid) == "labelled"
 
 
+def test_accept_key_takes_a_right_set_and_moves_on(window, qtbot, dialogs):
+    """A right set of suggestions is one key: A accepts them, marks labelled, goes on."""
+    sid = select_unlabelled(window, qtbot)
+    window.store.replace_predictions(None, [(sid, [(0, 2, "PER", 0.9), (5, 6, "LOC", 0.8)],
+                                             None)])
+    window.session.notify_sentences_changed()
+    focus(qtbot, window.table)
+    press(qtbot, Qt.Key_A)
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER"), (5, 6, "LOC")]
+    assert status_of(window.store.path, sid) == "labelled"
+    qtbot.waitUntil(lambda: window.current_id not in (None, sid))
+    assert status_of(window.store.path, window.current_id) == "unlabelled"
+
+
+def test_click_retypes_and_right_click_rejects_a_suggestion(window, qtbot, dialogs):
+    """The common fixes of a suggestion set, each one input: a click with another active label
+    retypes a suggestion, a right click drops a wrong one; A then takes the rest."""
+    sid = select_unlabelled(window, qtbot)  # Hannah Schultz became mayor of Leipzig ...
+    window.store.replace_predictions(None, [(sid, [(0, 2, "ORG", 0.6), (3, 4, "MISC", 0.5),
+                                                   (5, 6, "LOC", 0.8)], None)])
+    window.session.notify_sentences_changed()
+    focus(qtbot, window.table)
+    press(qtbot, Qt.Key_1)  # PER
+    click_token(window, qtbot, 1)  # the ORG suggestion's second word: the whole of it is PER
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER")]
+    QTest.mouseClick(window.editor, Qt.RightButton, Qt.NoModifier,
+                     window.editor.token_rect(3).center())  # "mayor" is no MISC
+    assert [sp for sp, _ in window.store.predictions(sid)] == [Span(0, 2, "ORG"), Span(5, 6, "LOC")]
+    assert status_of(window.store.path, sid) == "unlabelled"
+    press(qtbot, Qt.Key_A)
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER"), (5, 6, "LOC")]
+    assert status_of(window.store.path, sid) == "labelled"
+
+
 def test_reject_key_clears_suggestions(window, qtbot, dialogs):
     sid = select_unlabelled(window, qtbot)
     window.store.replace_predictions(None, [(sid, [(0, 2, "PER", 0.9)], None)])
@@ -529,6 +563,8 @@ def test_shortcut_sheet_lists_the_real_keys(window, qtbot, dialogs):
     assert any("Ctrl+Z" == k for k in keys) and any("Ctrl+Shift+Z" in k for k in keys)
     gestures = " ".join(r[0] for r in rows)
     assert "Click a token" in gestures and "Drag" in gestures and "Shift+click" in gestures
+    assert "Right-click a dashed suggestion" in gestures  # the one-input fixes are discoverable
+    assert any(r[1] == "Accept all suggestions and next" and r[0] == "A" for r in rows)
     # found using the app: Escape went to the main window, the sheet stayed open
     qtbot.waitUntil(sheet.isActiveWindow, timeout=3000)
     press(qtbot, Qt.Key_Escape)

@@ -147,13 +147,29 @@ def test_click_labelled_span_relabels_then_removes(editor, qtbot):
     assert editor.look_at(0).label == "ORG"
 
 
-def test_click_suggestion_accepts_it(editor, qtbot):
+def test_click_suggestion_gives_it_the_active_label(editor, qtbot):
     host = Host(editor, sentence(), suggestions=[(Span(0, 2, "PER"), 0.9)])
-    editor.active_label = "LOC"
+    editor.active_label = "PER"
     assert editor.look_at(0) == (te.SUGGESTED, "PER", True, 0.9)  # dashed, tag "PER?"
     with qtbot.waitSignal(editor.suggestion_accepted) as blocker:
-        click(qtbot, editor, 1)
+        click(qtbot, editor, 1)  # its own label: accepted as it is
     assert blocker.args == [Span(0, 2, "PER")] and host.edits == []
+    editor.active_label = "LOC"
+    with qtbot.waitSignal(editor.suggestion_accepted) as blocker:
+        click(qtbot, editor, 0)  # another label: one click retypes the whole suggestion
+    assert blocker.args == [Span(0, 2, "LOC")] and host.edits == []
+
+
+def test_right_click_rejects_one_suggestion(editor, qtbot):
+    host = Host(editor, sentence(spans=[Span(5, 6, "LOC")]),
+                suggestions=[(Span(0, 2, "PER"), 0.9), (Span(3, 4, "ORG"), 0.6)])
+    with qtbot.waitSignal(editor.suggestion_rejected) as blocker:
+        QTest.mouseClick(editor, Qt.RightButton, Qt.NoModifier, centre(editor, 1))
+    assert blocker.args == [Span(0, 2, "PER")] and host.edits == []
+    with qtbot.assertNotEmitted(editor.suggestion_rejected):
+        QTest.mouseClick(editor, Qt.RightButton, Qt.NoModifier, centre(editor, 5))  # gold
+        QTest.mouseClick(editor, Qt.RightButton, Qt.NoModifier, centre(editor, 2))  # plain
+    assert host.edits == []
 
 
 def test_label_tag_widens_the_first_chip_only(editor, qtbot):

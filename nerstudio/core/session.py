@@ -259,6 +259,13 @@ class ProjectSession:
             self.sentence_changed.emit(sentence_id)
             self._note_own_write()
 
+    def drop_prediction(self, sentence_id: int, span) -> None:
+        try:
+            self.store.drop_prediction(sentence_id, span)
+        finally:
+            self.sentence_changed.emit(sentence_id)
+            self._note_own_write()
+
     def resolve_flag(self, sentence_id: int, token_index: int, accept: bool, **kw) -> bool:
         """A likely label error answered (issue #15): ``accept`` gives the token the model's tag
         (one undoable edit), else gold stays as it is; the flag goes either way."""

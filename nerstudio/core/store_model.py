@@ -44,6 +44,13 @@ class ModelOutputPart:
         with self.transaction():
             self.db.execute("DELETE FROM predictions WHERE sentence_id = ?", (sentence_id,))
 
+    def drop_prediction(self, sentence_id: int, span: Span) -> int:
+        """Drop one suggestion of a sentence (a right click on it); how many rows went."""
+        with self.transaction():
+            return self.db.execute(
+                'DELETE FROM predictions WHERE sentence_id = ? AND start = ? AND "end" = ? '
+                "AND label = ?", (sentence_id, span.start, span.end, span.label)).rowcount
+
     def most_uncertain(self, limit: int = 50) -> list[int]:
         """Unlabelled sentences, least confident first (lowest margin), for active learning."""
         return [r[0] for r in self._q(

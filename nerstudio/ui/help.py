@@ -19,7 +19,9 @@ MOUSE_GESTURES = (
     ("Drag across tokens", "Label the span with the active label"),
     ("Shift+click", "Extend from the last clicked token to this one (a span)"),
     ("Click a labelled span", "Relabel it with the active label; with its own label, remove it"),
-    ("Click a dashed suggestion", "Accept that suggestion as gold"),
+    ("Click a dashed suggestion", "Make its words gold with the active label (with its own "
+     "label: accept it; with another: retype it)"),
+    ("Right-click a dashed suggestion", "Reject that suggestion (the others stay)"),
     ("Click a label button", "Make it the active label"),
 )
 

@@ -43,7 +43,8 @@ _changed_lines = changed_lines  # the old name
 # -- the widget ------------------------------------------------------------------------------------
 class TokenEditor(TokenPainting, TokenMouse, QWidget):
     edited = Signal(list)              # the sentence's new gold spans
-    suggestion_accepted = Signal(object)  # a Span from the model's suggestions
+    suggestion_accepted = Signal(object)  # a suggestion's Span, with the label to give it
+    suggestion_rejected = Signal(object)  # a Span from the model's suggestions, to drop
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -25,6 +25,9 @@ class TokenMouse:
 
     # -- mouse ----------------------------------------------------------------------------------
     def mousePressEvent(self, ev):
+        if ev.button() == Qt.RightButton:
+            self.reject_at(self.token_at(ev.position().toPoint()))
+            return
         if ev.button() != Qt.LeftButton:
             return
         i = self.token_at(ev.position().toPoint())
@@ -109,8 +112,10 @@ class TokenMouse:
             if self.active_label and self.active_label != hit.label:
                 spans.append(Span(hit.start, hit.end, self.active_label))
         elif single_click and hit is None and self._suggestion_at(start) is not None:
+            suggested = self._suggestion_at(start)  # its words take the active label
+            label = self.active_label or suggested.label
             with collector_paused():
-                self.suggestion_accepted.emit(self._suggestion_at(start))
+                self.suggestion_accepted.emit(Span(suggested.start, suggested.end, label))
             return
         else:
             if not self.active_label:
@@ -119,6 +124,18 @@ class TokenMouse:
             spans.append(Span(start, end, self.active_label))
         with collector_paused():
             self.edited.emit(sorted(spans, key=_span_order))
+
+    def reject_at(self, index: int | None) -> None:
+        """A right click on a dashed suggestion drops that suggestion (not the sentence's
+        others): the cheap fix for one wrong guess before Accept all takes the rest."""
+        if self.sentence is None or index is None:
+            return
+        if any(sp.start <= index < sp.end for sp in self.sentence.spans):
+            return  # gold is shown there, not the suggestion
+        suggested = self._suggestion_at(index)
+        if suggested is not None:
+            with collector_paused():
+                self.suggestion_rejected.emit(suggested)
 
     def _suggestion_at(self, i: int):
         return next((sp for sp, _ in self.suggestions if sp.start <= i < sp.end), None)

@@ -74,7 +74,8 @@ def tooltip_text(look: Look | None) -> str:
         return ""
     if look.kind == GOLD:
         return f"{look.label} (gold)"
-    return f"suggested {look.label} ({look.score:.0%}): click to accept"
+    return (f"suggested {look.label} ({look.score:.0%}): click to give it the active label "
+            "(accept it with its own), right-click to reject it")
 
 
 def tooltip_html(text: str) -> str:

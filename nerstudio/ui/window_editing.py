@@ -173,9 +173,16 @@ class EditingMixin:
         self._write(self.session.set_spans, self.current_id, sorted(spans + [span]),
                     expected_version=self._version())
 
+    def reject_suggestion(self, span) -> None:
+        """A right click on one suggestion: drop it, keep the sentence's others."""
+        if self.current_id is None or not self._can_edit():
+            return
+        self._write(self.session.drop_prediction, self.current_id, span)
+
     def accept_all_suggestions(self) -> None:
         """``A``: add the suggestions the editor SHOWS (an unlabelled sentence's) that overlap no
-        gold span; gold is never replaced, hidden suggestions are never applied."""
+        gold span, mark the sentence labelled and go to the next one: a right set of suggestions
+        is one key. Gold is never replaced, hidden suggestions are never applied."""
         if self.current_id is None or self._shown is None:
             return
         if self._shown.status != "unlabelled" or not self._shown_suggestions:
@@ -184,8 +191,9 @@ class EditingMixin:
         if not self._can_edit():
             return
         spans = accept_all_spans(self._shown.spans, self._shown_suggestions)
-        self._write(self.session.set_spans, self.current_id, spans, "labelled",
-                    expected_version=self._version())
+        if self._write(self.session.set_spans, self.current_id, spans, "labelled",
+                       expected_version=self._version()):
+            self.go_to_next_unlabelled()
 
     def reject_suggestions(self) -> None:
         if self.current_id is None or not self._shown_suggestions or not self._can_edit():

@@ -33,8 +33,9 @@ class MenusMixin:
             "Mark labelled and next", self.mark_done_and_next, [Qt.Key_Return, Qt.Key_Enter],
             "Mark this sentence labelled and go to the next unlabelled one")
         self.accept_action = self._annotate_action(
-            "Accept all suggestions", self.accept_all_suggestions, ["A"],
-            "Add the shown model suggestions that do not overlap a gold span; mark labelled")
+            "Accept all suggestions and next", self.accept_all_suggestions, ["A"],
+            "Add the shown model suggestions that do not overlap a gold span, mark labelled and "
+            "go to the next unlabelled sentence")
         self.reject_action = self._annotate_action(
             "Reject suggestions", self.reject_suggestions, ["R"],
             "Remove this sentence's model suggestions")

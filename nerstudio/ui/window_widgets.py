@@ -118,6 +118,7 @@ class WidgetsMixin:
         self.editor.setFocusPolicy(Qt.StrongFocus)
         self.editor.edited.connect(self.save_spans)
         self.editor.suggestion_accepted.connect(self.accept_suggestion)
+        self.editor.suggestion_rejected.connect(self.reject_suggestion)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.editor)
@@ -136,7 +137,7 @@ class WidgetsMixin:
         rv.addWidget(_OneLine(self.sentence_info))  # (see there: rewritten on every click)
         buttons = QHBoxLayout()
         self.done_button = QPushButton("Mark labelled and next  (Enter)")
-        self.accept_button = QPushButton("Accept suggestions  (A)")
+        self.accept_button = QPushButton("Accept suggestions and next  (A)")
         self.reject_button = QPushButton("Reject suggestions  (R)")
         for b in (self.done_button, self.accept_button, self.reject_button):
             buttons.addWidget(b)

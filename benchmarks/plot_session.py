@@ -1,0 +1,71 @@
+"""Draw the README's session chart from ``bench_session.py``'s JSON (issue #27 item 1).
+
+Usage: python benchmarks/plot_session.py [--json benchmarks/results/bench_session_2026-12-08.json]
+       [--out docs/bench_session.png]
+
+Dev F1 against the annotator's input events (key presses, clicks, drags), one line per policy and
+seed, with the target drawn across. Drawn with pyqtgraph on an offscreen Qt platform, as
+``plot_active.py`` does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLOURS = {"manual": (120, 120, 120), "nerstudio": (31, 119, 180)}
+
+
+def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    import pyqtgraph.exporters
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    plot = pg.PlotWidget()
+    plot.resize(720, 420)
+    item = plot.getPlotItem()
+    seeds = sorted({r["seed"] for r in results})
+    item.setTitle(f"Labelling CoNLL-2003 through the app (simulated annotator, seeds "
+                  f"{', '.join(map(str, seeds))})")
+    item.setLabel("bottom", "input events (keys, clicks, drags)")
+    item.setLabel("left", "dev F1")
+    item.showGrid(x=True, y=True, alpha=0.3)
+    item.getAxis("left").enableAutoSIPrefix(False)
+    legend = item.addLegend(offset=(-10, 10))
+    named = set()
+    for r in results:
+        colour = COLOURS.get(r["policy"], (200, 80, 40))
+        pts = [(0, 0.0)] + [(p["events"], p["f1"]) for p in r["points"]]
+        curve = item.plot([p[0] for p in pts], [p[1] for p in pts],
+                          pen=pg.mkPen(colour, width=2), symbol="o", symbolBrush=colour,
+                          symbolSize=5)
+        if r["policy"] not in named:
+            named.add(r["policy"])
+            legend.addItem(curve, r["policy"])
+    item.addLine(y=target, pen=pg.mkPen((200, 80, 40), width=1, style=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot.show()
+    app.processEvents()
+    exporter = pg.exporters.ImageExporter(plot.scene())
+    exporter.parameters()["width"] = 720
+    exporter.export(str(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
+                    "bench_session_2026-12-08.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench_session.png")
+    ap.add_argument("--target", type=float, default=0.80)
+    a = ap.parse_args()
+    draw(json.loads(a.json.read_text()), a.out, a.target)
+    print(a.out)
+
+
+if __name__ == "__main__":
+    main()
