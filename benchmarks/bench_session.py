@@ -26,13 +26,15 @@ Policies:
     sentence the cheapest correct plan over what the editor shows: a suggestion that is right is
     left for A (Accept all suggestions and next); a wrongly typed one is one click with the right
     label active; a wrong guess is a right click (reject); a boundary fix is a drag; a missed
-    entity a click or drag; the last key is A when suggestions are left, else Enter (or R first,
-    then by hand, when that is cheaper). The annotator waits for each background run and the
+    entity a click or drag; where the label must change before a click, Alt+N with the pointer
+    on that token does both in one key; the last key is A when suggestions are left, else Enter
+    (or R first, then by hand, when that is cheaper). The annotator waits for each background run and the
     suggestions refresh after it (the wait is timed: what a person labelling faster than a run
     would wait at most); each newly active model is scored on the dev set (not counted as wait).
 
 Events: one key press, one click, one right click or one drag (press, moves, release) each count
-as one input event, as does opening a menu or a combo box. Reported per policy and seed: events,
+as one input event, as does opening a menu or a combo box; moving the pointer (before a click,
+a drag or Alt+N) is not counted, for either policy. Reported per policy and seed: events,
 gold entities, events per gold entity, the events when dev F1 first reached ``--target``, wait
 for the model, and the dev F1 against events (``--json``; ``plot_session.py`` draws it).
 """
@@ -67,15 +69,22 @@ def _mark(t):
     return ("click", t.start) if t.end - t.start == 1 else ("drag", t.start, t.end - 1)
 
 
-def _with_label_keys(by_label: dict, active: str | None) -> list:
-    """The marks grouped by label, the active label's first: a label key only where it changes."""
+def _with_label_keys(by_label: dict, active: str | None, chords: bool = True) -> list:
+    """The marks grouped by label, the active label's first: a label change only where the
+    label changes, and then, when the group has a click, Alt+N on that click's token (the label
+    and the click in one key) rather than N and a click."""
     out = []
     order = sorted(by_label, key=lambda name: (name != active, name))
     for name in order:
+        marks = sorted(by_label[name], key=lambda m: m[0] != "click")  # clicks first
         if name != active:
-            out.append(("key", name))
+            if chords and marks[0][0] == "click":
+                out.append(("chord", name, marks[0][1]))
+                marks = marks[1:]
+            else:
+                out.append(("key", name))
             active = name
-        out.extend(by_label[name])
+        out.extend(marks)
     return out
 
 
@@ -112,7 +121,7 @@ def plan_accept(gold_now, suggestions, target, active) -> list:
     return rejects + _with_label_keys(by_label, active) + [("A",) if left else ("Enter",)]
 
 
-def plan_manual(gold_now, target, active, reject_first: bool) -> list:
+def plan_manual(gold_now, target, active, reject_first: bool, chords: bool = True) -> list:
     by_label = defaultdict(list)
     for g in gold_now:
         if g not in set(target):
@@ -120,11 +129,15 @@ def plan_manual(gold_now, target, active, reject_first: bool) -> list:
     for t in target:
         if t not in gold_now:
             by_label[t.label].append(_mark(t))
-    return ([("R",)] if reject_first else []) + _with_label_keys(by_label, active) + [("Enter",)]
+    return (([("R",)] if reject_first else []) + _with_label_keys(by_label, active, chords)
+            + [("Enter",)])
 
 
-def plan(gold_now, suggestions, target, active) -> list:
-    """The cheaper of: use the suggestions (fix, then A) and reject them all (R, by hand)."""
+def plan(gold_now, suggestions, target, active, manual: bool = False) -> list:
+    """The cheaper of: use the suggestions (fix, then A) and reject them all (R, by hand).
+    ``manual``: the ner.manual workflow (a label key, then a click or drag)."""
+    if manual:
+        return plan_manual(gold_now, target, active, reject_first=False, chords=False)
     if not suggestions:
         return plan_manual(gold_now, target, active, reject_first=False)
     return min(plan_accept(gold_now, suggestions, target, active),
@@ -186,6 +199,14 @@ class Annotator:
         kind = action[0]
         if kind == "key":
             self.key(self.label_key[action[1]], "label key")
+        elif kind == "chord":  # the pointer onto the token (a move, not counted), then Alt+N
+            QTest.mouseMove(editor, self._point(action[2]))
+            self.app.processEvents()
+            self._focus_for_keys()
+            from PySide6.QtWidgets import QApplication
+
+            QTest.keyClick(QApplication.focusWidget(), self.label_key[action[1]], Qt.AltModifier)
+            self._count("Alt+label key")
         elif kind in ("A", "R"):
             self.key(getattr(Qt, f"Key_{kind}"), kind)
         elif kind == "Enter":
@@ -354,7 +375,7 @@ class Session:
             return False
         gold = self.gold[sid]
         actions = plan(list(w._shown.spans), list(w._shown_suggestions), gold,
-                       w.editor.active_label)
+                       w.editor.active_label, manual=self.policy == "manual")
         for action in actions:
             self.annotator.act(action)
         check_saved(w.store, sid, gold)

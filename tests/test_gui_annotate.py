@@ -358,6 +358,27 @@ def test_click_retypes_and_right_click_rejects_a_suggestion(window, qtbot, dialo
     assert status_of(window.store.path, sid) == "labelled"
 
 
+def test_alt_number_labels_the_token_under_the_pointer(window, qtbot, dialogs):
+    """Alt+N with the pointer on a token: label N picked and that token clicked, in one key (a
+    retyped suggestion, a one-word entity, a relabelled span)."""
+    sid = select_unlabelled(window, qtbot)  # Hannah Schultz became mayor of Leipzig ...
+    window.store.replace_predictions(None, [(sid, [(0, 2, "ORG", 0.6)], None)])
+    window.session.notify_sentences_changed()
+    editor = window.editor
+    focus(qtbot, window.table)
+    QTest.mouseMove(editor, editor.token_rect(1).center())
+    press(qtbot, Qt.Key_1, Qt.AltModifier)  # PER on the ORG suggestion: the whole of it
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER")]
+    assert editor.active_label == "PER"
+    QTest.mouseMove(editor, editor.token_rect(5).center())
+    press(qtbot, Qt.Key_3, Qt.AltModifier)  # LOC on "Leipzig"
+    assert gold_rows(window.store.path, sid) == [(0, 2, "PER"), (5, 6, "LOC")]
+    QTest.mouseMove(editor, editor.token_rect(0).center())
+    press(qtbot, Qt.Key_2, Qt.AltModifier)  # ORG on the PER span: relabelled
+    assert gold_rows(window.store.path, sid) == [(0, 2, "ORG"), (5, 6, "LOC")]
+    assert editor.active_label == "ORG"
+
+
 def test_reject_key_clears_suggestions(window, qtbot, dialogs):
     sid = select_unlabelled(window, qtbot)
     window.store.replace_predictions(None, [(sid, [(0, 2, "PER", 0.9)], None)])
@@ -554,7 +575,7 @@ def test_shortcut_sheet_lists_the_real_keys(window, qtbot, dialogs):
     rows = sheet.texts()
     keys = {r[0] for r in rows}
     for action in window.annotate_actions:  # generated from the actions: cannot drift
-        if action not in window.label_actions:
+        if action not in window.label_actions + window.label_here_actions:
             assert any(action.shortcut().toString() in k for k in keys), action.text()
     first, last = (a.shortcut().toString() for a in (window.label_actions[0],
                                                       window.label_actions[-1]))
@@ -564,6 +585,7 @@ def test_shortcut_sheet_lists_the_real_keys(window, qtbot, dialogs):
     gestures = " ".join(r[0] for r in rows)
     assert "Click a token" in gestures and "Drag" in gestures and "Shift+click" in gestures
     assert "Right-click a dashed suggestion" in gestures  # the one-input fixes are discoverable
+    assert "Alt+1 … Alt+9" in keys
     assert any(r[1] == "Accept all suggestions and next" and r[0] == "A" for r in rows)
     # found using the app: Escape went to the main window, the sheet stayed open
     qtbot.waitUntil(sheet.isActiveWindow, timeout=3000)

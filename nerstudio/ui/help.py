@@ -34,12 +34,17 @@ def shortcut_rows(window) -> list[tuple[str, str, str]]:
     """(keys or gesture, what it does, where) for the sheet, from the window's actions."""
     rows = []
     numbered = [a for a in getattr(window, "label_actions", []) if a.shortcuts()]
+    here = [a for a in getattr(window, "label_here_actions", []) if a.shortcuts()]
     for action in window.annotate_actions:
-        if action.shortcuts() and action not in numbered:
+        if action.shortcuts() and action not in numbered and action not in here:
             rows.append((_keys(action), action.text().replace("&", ""), "Annotate"))
     if numbered:  # one row for 1-9, from the actions' own keys
         rows.append((f"{_keys(numbered[0])} … {_keys(numbered[-1])}",
                      "Pick the label with that number (the palette's order)", "Annotate"))
+    if here:
+        rows.append((f"{_keys(here[0])} … {_keys(here[-1])}",
+                     "Pick that label and click the token under the mouse pointer (label it, "
+                     "retype its span or suggestion): a label and a click in one key", "Annotate"))
     for gesture, what in MOUSE_GESTURES:
         rows.append((gesture, what, "Annotate (mouse)"))
     seen = set(window.annotate_actions)

@@ -125,6 +125,12 @@ class TokenMouse:
         with collector_paused():
             self.edited.emit(sorted(spans, key=_span_order))
 
+    def hovered_token(self) -> int | None:
+        """The token under the mouse pointer now (None: the pointer is not on a token)."""
+        if self.sentence is None or self._hover is None:  # (leaveEvent clears it)
+            return None
+        return self._hover if self._hover < len(self.sentence.tokens) else None
+
     def reject_at(self, index: int | None) -> None:
         """A right click on a dashed suggestion drops that suggestion (not the sentence's
         others): the cheap fix for one wrong guess before Accept all takes the rest."""

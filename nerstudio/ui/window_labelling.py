@@ -93,6 +93,17 @@ class LabellingMixin:
         if index < len(names):
             self.set_active_label(names[index])
 
+    def label_here(self, index: int) -> None:
+        """``Alt+N``: pick label N and click the token under the mouse pointer (a retyped
+        suggestion or span, a one-word entity: one key instead of a label key and a click)."""
+        self.pick_label(index)
+        token = self.editor.hovered_token()
+        if token is None:
+            self.statusBar().showMessage("Point at a token with the mouse, then press Alt and "
+                                         "the label's number", 4000)
+            return
+        self.editor.apply(token, token + 1, single_click=True)
+
     def manage_labels(self) -> None:
         if self.session is None:
             return

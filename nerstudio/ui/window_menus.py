@@ -1,5 +1,5 @@
 """The main window's actions and menus: the Annotate keys (QActions on the sentence list and the
-editor pane, live only while focus is there: Enter, A, R, Ctrl+Z, 1-9, M, K), the menu bar
+editor pane, live only while focus is there: Enter, A, R, Ctrl+Z, 1-9, Alt+1-9, M, K), the menu bar
 (File, Edit, Annotate, Model, Help), which of them are enabled now, and the Help menu's windows.
 
 Why a module of its own: what the keys and menus are, and when they are live, is read and
@@ -46,6 +46,11 @@ class MenusMixin:
         self.label_actions = [self._annotate_action(
             f"Pick label {k}", lambda k=k: self.pick_label(k - 1), [str(k)],
             f"Make the label in position {k} the active one") for k in range(1, 10)]
+        self.label_here_actions = [self._annotate_action(
+            f"Pick label {k} and click the token under the pointer",
+            lambda k=k: self.label_here(k - 1), [f"Alt+{k}"],
+            f"Make the label in position {k} the active one and click the token under the mouse "
+            "pointer: a label and a click in one key") for k in range(1, 10)]
         self.accept_model_action = self._annotate_action(
             "Likely error: take the model's label", lambda: self.resolve_flags(True), ["M"],
             "Give the suspected tokens of this sentence the model's label (one undo step) and go "
@@ -57,7 +62,7 @@ class MenusMixin:
         self.edit_actions = [self.done_action, self.accept_action, self.reject_action,
                              self.undo_action, self.redo_action, self.accept_model_action,
                              self.keep_label_action]
-        self.annotate_actions = self.edit_actions + self.label_actions
+        self.annotate_actions = self.edit_actions + self.label_actions + self.label_here_actions
         for button, action in ((self.done_button, self.done_action),
                                (self.accept_button, self.accept_action),
                                (self.reject_button, self.reject_action)):
