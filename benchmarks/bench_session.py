@@ -32,6 +32,9 @@ Policies:
     suggestions refresh after it (the wait is timed: what a person labelling faster than a run
     would wait at most); each newly active model is scored on the dev set (not counted as wait).
 
+A session ends when the dev F1 first reaches ``--target`` (a manual checkpoint, or a newly
+active model) or at ``--max-sentences``.
+
 Events: one key press, one click, one right click or one drag (press, moves, release) each count
 as one input event, as does opening a menu or a combo box; moving the pointer (before a click,
 a drag or Alt+N) is not counted, for either policy. Reported per policy and seed: events,
@@ -435,9 +438,8 @@ class Session:
             if not self.label_one():
                 break
             self.after_sentence()
-            if self.policy == "nerstudio" and self.reached is not None and \
-                    self.labelled >= self.a.min_sentences:
-                break
+            if self.reached is not None and self.labelled >= self.a.min_sentences:
+                break  # the target is reached: the session ends
         return self.summary(time.monotonic() - t0)
 
     def summary(self, wall: float) -> dict:
@@ -480,7 +482,7 @@ def main():
     ap.add_argument("--pool", type=int, default=3000)
     ap.add_argument("--max-sentences", type=int, default=1000)
     ap.add_argument("--min-sentences", type=int, default=0,
-                    help="nerstudio goes on to at least this many sentences after the target")
+                    help="go on to at least this many sentences after the target is reached")
     ap.add_argument("--target", type=float, default=0.80)
     ap.add_argument("--checkpoints", default="200,400,600,800,1000",
                     help="manual: labelled sizes at which a model is trained and scored")
