@@ -377,6 +377,27 @@ def test_alt_number_labels_the_token_under_the_pointer(window, qtbot, dialogs):
     press(qtbot, Qt.Key_2, Qt.AltModifier)  # ORG on the PER span: relabelled
     assert gold_rows(window.store.path, sid) == [(0, 2, "ORG"), (5, 6, "LOC")]
     assert editor.active_label == "ORG"
+    press(qtbot, Qt.Key_9, Qt.AltModifier)  # no ninth label: nothing changes
+    assert gold_rows(window.store.path, sid) == [(0, 2, "ORG"), (5, 6, "LOC")]
+    assert editor.active_label == "ORG" and "No label number 9" in \
+        window.statusBar().currentMessage()
+    QTest.mouseMove(window.table.viewport(), window.table.viewport().rect().center())
+    press(qtbot, Qt.Key_1, Qt.AltModifier)  # the pointer is not on a token: nothing changes
+    assert gold_rows(window.store.path, sid) == [(0, 2, "ORG"), (5, 6, "LOC")]
+    # held down, the keys that write and move on do not repeat
+    assert not any(a.autoRepeat() for a in [window.accept_action, window.done_action]
+                   + window.label_here_actions)
+
+
+def test_a_click_on_a_suggestion_never_replaces_gold(window, qtbot, dialogs):
+    sid = select_unlabelled(window, qtbot)  # Hannah Schultz became mayor of Leipzig ...
+    window.set_active_label("PER")
+    click_token(window, qtbot, 0)  # gold PER on "Hannah"
+    window.store.replace_predictions(None, [(sid, [(0, 2, "ORG", 0.6)], None)])
+    window.session.notify_sentences_changed()
+    click_token(window, qtbot, 1)  # "Schultz" shows the ORG suggestion dashed
+    assert gold_rows(window.store.path, sid) == [(0, 1, "PER")]
+    assert "overlaps your label" in window.statusBar().currentMessage()
 
 
 def test_reject_key_clears_suggestions(window, qtbot, dialogs):

@@ -21,7 +21,8 @@ MOUSE_GESTURES = (
     ("Click a labelled span", "Relabel it with the active label; with its own label, remove it"),
     ("Click a dashed suggestion", "Make its words gold with the active label (with its own "
      "label: accept it; with another: retype it)"),
-    ("Right-click a dashed suggestion", "Reject that suggestion (the others stay)"),
+    ("Right-click a dashed suggestion", "Reject that suggestion (the others stay; not an undo "
+     "step: pre-annotating brings it back)"),
     ("Click a label button", "Make it the active label"),
 )
 
@@ -44,7 +45,8 @@ def shortcut_rows(window) -> list[tuple[str, str, str]]:
     if here:
         rows.append((f"{_keys(here[0])} … {_keys(here[-1])}",
                      "Pick that label and click the token under the mouse pointer (label it, "
-                     "retype its span or suggestion): a label and a click in one key", "Annotate"))
+                     "retype its span or suggestion; on a span with that label: remove it): a "
+                     "label and a click in one key", "Annotate"))
     for gesture, what in MOUSE_GESTURES:
         rows.append((gesture, what, "Annotate (mouse)"))
     seen = set(window.annotate_actions)

@@ -12,6 +12,7 @@ import gc
 import operator
 
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QToolTip
 
 from ..core.domain import Span
@@ -126,10 +127,15 @@ class TokenMouse:
             self.edited.emit(sorted(spans, key=_span_order))
 
     def hovered_token(self) -> int | None:
-        """The token under the mouse pointer now (None: the pointer is not on a token)."""
-        if self.sentence is None or self._hover is None:  # (leaveEvent clears it)
+        """The token under the mouse pointer now, found where the pointer is at this moment (the
+        hover outline can be stale after a scroll, a resize or a reflow); None when the pointer
+        is not on a token of the part of the editor on screen."""
+        if self.sentence is None:
             return None
-        return self._hover if self._hover < len(self.sentence.tokens) else None
+        pos = self.mapFromGlobal(QCursor.pos())
+        if not self.visibleRegion().contains(pos):
+            return None
+        return self.token_at(pos)
 
     def reject_at(self, index: int | None) -> None:
         """A right click on a dashed suggestion drops that suggestion (not the sentence's

@@ -167,17 +167,26 @@ class EditingMixin:
             self.model.fetchMore()
 
     def accept_suggestion(self, span) -> None:
+        """A click on a suggestion: its span, with the active label, becomes gold. A suggestion
+        that overlaps a gold span is refused (a click on its free words must not replace your
+        label): drag over the words to set that span."""
         if not self._can_edit() or self._shown is None:
             return
-        spans = [s for s in self._shown.spans if s.end <= span.start or s.start >= span.end]
-        self._write(self.session.set_spans, self.current_id, sorted(spans + [span]),
-                    expected_version=self._version())
+        if any(s.start < span.end and span.start < s.end for s in self._shown.spans):
+            self.statusBar().showMessage("That suggestion overlaps your label: drag over the "
+                                         "words to set the span", 5000)
+            return
+        self._write(self.session.set_spans, self.current_id,
+                    sorted(list(self._shown.spans) + [span]), expected_version=self._version())
 
     def reject_suggestion(self, span) -> None:
         """A right click on one suggestion: drop it, keep the sentence's others."""
         if self.current_id is None or not self._can_edit():
             return
-        self._write(self.session.drop_prediction, self.current_id, span)
+        if self._write(self.session.drop_prediction, self.current_id, span):
+            self.statusBar().showMessage(
+                f"Suggestion {span.label} rejected (not an undo step: Model ▸ Pre-annotate "
+                "brings suggestions back)", 5000)
 
     def accept_all_suggestions(self) -> None:
         """``A``: add the suggestions the editor SHOWS (an unlabelled sentence's) that overlap no

@@ -96,6 +96,9 @@ class LabellingMixin:
     def label_here(self, index: int) -> None:
         """``Alt+N``: pick label N and click the token under the mouse pointer (a retyped
         suggestion or span, a one-word entity: one key instead of a label key and a click)."""
+        if self.store is None or index >= len(self.store.label_set().names):
+            self.statusBar().showMessage(f"No label number {index + 1} in this project", 4000)
+            return
         self.pick_label(index)
         token = self.editor.hovered_token()
         if token is None:

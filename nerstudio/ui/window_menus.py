@@ -15,10 +15,13 @@ from PySide6.QtGui import QAction, QKeySequence
 class MenusMixin:
     """The window's QActions and menu bar (a mixin of MainWindow: ``self`` is the window)."""
 
-    def _annotate_action(self, text: str, slot, keys, tip: str = "") -> QAction:
+    def _annotate_action(self, text: str, slot, keys, tip: str = "",
+                         repeat: bool = True) -> QAction:
         """An Annotate-view key: live only while focus is in the sentence list or the editor pane
-        (not the search box, the filters or another tab)."""
+        (not the search box, the filters or another tab). ``repeat=False`` for a key that moves
+        on or writes: held down, it must not label sentences the user never saw."""
         action = QAction(text, self)
+        action.setAutoRepeat(repeat)
         action.setShortcuts([QKeySequence(k) for k in keys])
         action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         action.setStatusTip(tip)
@@ -31,11 +34,11 @@ class MenusMixin:
     def _build_annotate_actions(self) -> None:
         self.done_action = self._annotate_action(
             "Mark labelled and next", self.mark_done_and_next, [Qt.Key_Return, Qt.Key_Enter],
-            "Mark this sentence labelled and go to the next unlabelled one")
+            "Mark this sentence labelled and go to the next unlabelled one", repeat=False)
         self.accept_action = self._annotate_action(
             "Accept all suggestions and next", self.accept_all_suggestions, ["A"],
             "Add the shown model suggestions that do not overlap a gold span, mark labelled and "
-            "go to the next unlabelled sentence")
+            "go to the next unlabelled sentence", repeat=False)
         self.reject_action = self._annotate_action(
             "Reject suggestions", self.reject_suggestions, ["R"],
             "Remove this sentence's model suggestions")
@@ -50,7 +53,7 @@ class MenusMixin:
             f"Pick label {k} and click the token under the pointer",
             lambda k=k: self.label_here(k - 1), [f"Alt+{k}"],
             f"Make the label in position {k} the active one and click the token under the mouse "
-            "pointer: a label and a click in one key") for k in range(1, 10)]
+            "pointer: a label and a click in one key", repeat=False) for k in range(1, 10)]
         self.accept_model_action = self._annotate_action(
             "Likely error: take the model's label", lambda: self.resolve_flags(True), ["M"],
             "Give the suspected tokens of this sentence the model's label (one undo step) and go "
@@ -129,7 +132,7 @@ class MenusMixin:
         has = self.session is not None
         writable = has and not self.read_only
         annotating = has and self.tabs.currentWidget() is self.annotate_page
-        for a in self.edit_actions:
+        for a in self.edit_actions + self.label_here_actions:
             a.setEnabled(writable and annotating)
         for a in self.label_actions:
             a.setEnabled(annotating)
