@@ -1,7 +1,7 @@
 """Draw the README's session chart from ``bench_session.py``'s JSON (issue #27 item 1).
 
-Usage: python benchmarks/plot_session.py [--json benchmarks/results/bench_session_2026-12-08.json]
-       [--out docs/bench_session.png]
+Usage: python benchmarks/plot_session.py [--json FILE [FILE ...]] [--out docs/bench_session.png]
+       (default: the 8 Dec 2026 run's files, benchmarks/results/bench_session_*_2026-12-08.json)
 
 Dev F1 against the annotator's input events (key presses, clicks, drags), one line per policy and
 seed, with the target drawn across. Drawn with pyqtgraph on an offscreen Qt platform, as
@@ -58,12 +58,13 @@ def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
-                    "bench_session_2026-12-08.json")
+    ap.add_argument("--json", type=Path, nargs="+", default=sorted(
+        (ROOT / "benchmarks" / "results").glob("bench_session_*_2026-12-08.json")))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench_session.png")
     ap.add_argument("--target", type=float, default=0.80)
     a = ap.parse_args()
-    draw(json.loads(a.json.read_text()), a.out, a.target)
+    results = [r for f in a.json for r in json.loads(f.read_text())]
+    draw(sorted(results, key=lambda r: (r["policy"], r["seed"])), a.out, a.target)
     print(a.out)
 
 

@@ -389,6 +389,21 @@ def test_alt_number_labels_the_token_under_the_pointer(window, qtbot, dialogs):
                    + window.label_here_actions)
 
 
+def test_alt_number_after_moving_on_without_moving_the_mouse(window, qtbot, dialogs):
+    """Found by the session benchmark: after Enter showed the next sentence, Alt+N with the
+    pointer resting where it was did nothing (the hover outline is cleared with a new sentence
+    and only a mouse move set it again)."""
+    first = select_unlabelled(window, qtbot)
+    editor = window.editor
+    focus(qtbot, window.table)
+    QTest.mouseMove(editor, editor.token_rect(0).center())
+    press(qtbot, Qt.Key_Return)
+    qtbot.waitUntil(lambda: window.current_id not in (None, first))
+    nxt = window.current_id
+    press(qtbot, Qt.Key_3, Qt.AltModifier)  # the pointer rests on the new sentence's first word
+    assert gold_rows(window.store.path, nxt) == [(0, 1, "LOC")]
+
+
 def test_a_click_on_a_suggestion_never_replaces_gold(window, qtbot, dialogs):
     sid = select_unlabelled(window, qtbot)  # Hannah Schultz became mayor of Leipzig ...
     window.set_active_label("PER")
