@@ -47,6 +47,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -450,6 +451,9 @@ class Session:
                    wall_s=round(wall, 1), points=self.points, reached=self.reached)
         self.window.keep_fresh.cancel()
         self.window.close()
+        wait_until(self.app, lambda: self.window.keep_fresh.worker is None, 120)
+        if not self.a.keep:
+            shutil.rmtree(self.work, ignore_errors=True)  # a session's runs take gigabytes
         return out
 
 
@@ -491,6 +495,7 @@ def main():
                     help="nerstudio: retrain after this many sentences (default: the app's 25)")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep each session's project and runs")
     a = ap.parse_args()
     a.checkpoints = {int(x) for x in a.checkpoints.split(",") if x}
     if not (a.data / "train.txt").exists():

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QInputDialog  # noqa: E402
 
 from nerstudio.core.runs import model_dir, run_folder  # noqa: E402
+from nerstudio.core.training.checkpoints import has_weights  # noqa: E402
 from nerstudio.core.training.incremental import split_new  # noqa: E402
 from nerstudio.core.training.snapshot import load_snapshot  # noqa: E402
 from nerstudio.ui.demo import create_demo_project  # noqa: E402
@@ -95,6 +96,9 @@ def test_a_background_run_starts_after_n_labels_and_its_model_becomes_active(
     assert type(event).__name__ == "Finished", event
     assert worker.cancelled is False and w.keep_fresh.worker is None
     assert w.store.meta("active_run") == run_id  # the new model is the active one
+    # its resume checkpoints are gone (a session of such runs filled the disk), its model stays
+    assert not list(run_folder(w.store, run_id).glob("checkpoint-*"))
+    assert has_weights(model_dir(w.store, run_id))
     assert w.store.run(run_id)["config"]["base_model"] == str(w.keep_fresh.config_overrides["base_model"])
     assert all(status_of(project, sid) == "labelled" for sid in during)
     # the counter restarts where the run started: the 2 labelled during the run count
@@ -201,3 +205,28 @@ def test_a_background_run_that_scores_worse_on_the_dev_split_does_not_replace_th
     assert w.keep_fresh.label.text() == "Keep fresh: 0/1 newly labelled"  # its labels are used
     wait_for_the_check(w, qtbot, checks)
     assert w.keep_fresh.worker is None  # and it is not retried at once
+
+
+def test_a_background_run_that_fails_says_so_in_the_status_bar_not_a_dialog(
+        window, qtbot, monkeypatch, tmp_path):
+    """Found by the session benchmark: a keep-fresh run that failed (the disk was full) opened
+    a modal "Training failed" box in the middle of the labelling; nobody clicked Train."""
+    from PySide6.QtWidgets import QMessageBox
+
+    w, project = window
+    boxes = []
+    for kind in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind, lambda *a, **k: boxes.append(a))
+    w.keep_fresh.config_overrides["base_model"] = str(tmp_path / "no-such-model")
+    keep_fresh_every(w, qtbot, monkeypatch, 1)
+    label_next(w, qtbot, project)
+    with qtbot.waitSignal(w.keep_fresh.done, timeout=180000) as blocker:
+        pass
+    result = blocker.args[0]
+    assert not (isinstance(result, tuple) and type(result[1]).__name__ == "Finished")
+    assert boxes == []
+    assert "Background run" in w.statusBar().currentMessage()
+    assert "the active model is unchanged" in w.statusBar().currentMessage()
+    # a run started with Train still says it in a dialog
+    w.train_view.start(w.keep_fresh.config())
+    qtbot.waitUntil(lambda: bool(boxes), timeout=180000)

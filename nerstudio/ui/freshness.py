@@ -249,7 +249,7 @@ class KeepFresh(QObject):
         """Start the run now, through the Train view (which shows it and makes it active)."""
         view = self.window.train_view
         start_count = self.count()
-        worker = view.start(self.config())
+        worker = view.start(self.config(), background=True)
         if worker is None:
             return None
         self.worker, self.run_id, self._start_count, self._step = worker, None, start_count, (0, 0)
@@ -283,6 +283,7 @@ class KeepFresh(QObject):
         self.cancel_button.hide()
         finished = type(event).__name__ == "Finished"
         if finished:  # the labels it learnt from count as used (also when it scored worse)
+            self._drop_checkpoints(run_id)
             if self._start_count is not None and self.store is not None:
                 try:
                     self.store.set_meta(BASELINE_KEY, self._start_count)
@@ -291,9 +292,10 @@ class KeepFresh(QObject):
             self._snoozed_at = None
         if not finished:
             self._snooze()
-            what = "cancelled" if type(event).__name__ == "Cancelled" else "did not finish"
+            what = ("was cancelled" if type(event).__name__ == "Cancelled" else
+                    f"failed ({getattr(event, 'reason', 'no reason given')})")
             self.window.statusBar().showMessage(
-                f"Background run {run_id} {what}: the active model is unchanged", 8000)
+                f"Background run {run_id} {what}: the active model is unchanged", 15000)
         elif self._meta("active_run") == run_id:  # (not: it scored worse, the view said so)
             refresher = getattr(self.window, "refresher", None)
             if refresher is not None:  # new suggestions and a new order from the new model
@@ -303,9 +305,22 @@ class KeepFresh(QObject):
         self.update_text()
         self.done.emit(result)
 
+    def _drop_checkpoints(self, run_id) -> None:
+        """A finished background run's resume checkpoints go (its model folder stays): a
+        session of keep-fresh runs kept 540 MB of them per run and filled the disk."""
+        from ..core.runs import model_dir, run_folder
+        from ..core.training.checkpoints import drop_checkpoints
+
+        try:
+            drop_checkpoints(run_folder(self.store, run_id), model_dir(self.store, run_id))
+        except (NerStudioError, sqlite3.Error, OSError):
+            pass  # they stay: a later run is not affected
+
     def _failed(self, reason: str) -> None:
         self.worker = None
         self.cancel_button.hide()
+        self.window.statusBar().showMessage(
+            f"Background run failed ({reason}): the active model is unchanged", 15000)
         self._snooze()
         self.update_text()
         self.done.emit(reason)

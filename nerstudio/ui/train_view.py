@@ -56,6 +56,7 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
 
     def __init__(self, window):
         super().__init__()
+        self._background = False  # the running run is Keep the model fresh's
         self.window = window
         self.worker: Worker | None = None
         self.eval_worker: Worker | None = None    # "Evaluate on test" of a past run
@@ -161,10 +162,12 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
             reason = held and held + ": one training at a time. Wait for it or cancel it, then train"
         return reason and reason[0].upper() + reason[1:] + "."
 
-    def start(self, config: TrainConfig | None = None, resume_run: int | None = None
-              ) -> Worker | None:
+    def start(self, config: TrainConfig | None = None, resume_run: int | None = None,
+              background: bool = False) -> Worker | None:
         """Start a run (or resume one): ``usecases.train`` in a worker; a finished run becomes
-        the active model unless the publish rule says it scores worse (``_done``)."""
+        the active model unless the publish rule says it scores worse (``_done``).
+        ``background``: a run nobody clicked for (Keep the model fresh), whose failure is a line
+        in the status bar and the view, not a dialog that stops the labelling."""
         store = self.store()
         if store is None:
             self._say("Train", "No project is open. Open or create one first (File ▸ Open "
@@ -185,6 +188,7 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
         self.worker = (Worker(run_training_processes, str(store.path), config, processes,
                               resume_run) if processes > 1 else
                        Worker(run_training, str(store.path), config, resume_run))
+        self._background = background
         self.worker.event.connect(self.on_event)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
@@ -275,7 +279,7 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
         self._runs_changed()
         if run_id is not None:  # None: a launch that failed before its run row existed
             self.select_run(run_id)  # as recorded: the curves, the best evaluation, settings
-        if isinstance(event, Failed):
+        if isinstance(event, Failed) and not self._background:
             self._say("Training failed", event.reason, "warning")
         if isinstance(event, Finished):
             if result.publish:  # the publish rule (usecases.publish_decision)
@@ -299,7 +303,8 @@ class TrainView(SessionView, TrainForm, TrainCharts, TrainCurve, TrainRuns, Trai
     def _failed(self, reason: str) -> None:
         self._idle()
         self.showing.setText("The run failed")
-        self._say("Training failed", reason, "warning")
+        if not self._background:
+            self._say("Training failed", reason, "warning")
         self._runs_changed()
 
     def _idle(self) -> None:

@@ -63,3 +63,18 @@ def drop_incomplete_checkpoints(out: Path) -> None:
         if str(p) == good:
             break
         shutil.rmtree(p, ignore_errors=True)
+
+
+def drop_checkpoints(out: Path, model: Path) -> int:
+    """Delete a finished run's ``checkpoint-N`` folders once its ``model`` folder holds weights;
+    how many went. Why: each keeps the weights and the optimizer's state (about 270 MB for the
+    embedded model) for a resume that a finished background run never needs; Keep the model
+    fresh makes a run every 25 sentences, and they filled the disk of a labelling session."""
+    import shutil
+
+    if not has_weights(Path(model)):
+        return 0
+    folders = checkpoint_folders(out)
+    for p in folders:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(folders)
