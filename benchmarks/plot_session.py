@@ -22,6 +22,7 @@ def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
     import pyqtgraph.exporters
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -47,7 +48,7 @@ def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
         if r["policy"] not in named:
             named.add(r["policy"])
             legend.addItem(curve, r["policy"])
-    item.addLine(y=target, pen=pg.mkPen((200, 80, 40), width=1, style=2))
+    item.addLine(y=target, pen=pg.mkPen((200, 80, 40), width=1, style=Qt.DashLine))
     out.parent.mkdir(parents=True, exist_ok=True)
     plot.show()
     app.processEvents()
