@@ -803,3 +803,34 @@ def test_import_together_keeps_the_good_files_when_the_skipped_bad_file_is_the_l
         assert s.count() == before + 5
     with ProjectStore(path) as s:
         assert s.count() == before + 5
+
+
+def test_a_new_project_ignores_the_log_of_a_deleted_one(tmp_path):
+    """Found while setting up a check: a project deleted while open leaves NAME-wal beside it;
+    a new project made under the same name replayed that log (the old project's pages mixed
+    into the new file: the first import failed on a UNIQUE constraint). The leftover is moved
+    aside, never deleted, and the new project holds only its own data."""
+    path = tmp_path / "news.nerproj"
+    old = ProjectStore.create(path, labels=["PER"])
+    old.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+    old.import_items([Sentence.from_words(["Ada", "Lovelace", "wrote"],
+                                          spans=[Span(0, 2, "PER")], status="labelled")])
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 0
+    kept = wal.read_bytes()  # the log as a deleted-while-open project leaves it
+    old.close()
+    path.unlink()
+    wal.write_bytes(kept)
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "init", str(path), "--labels",
+                          "ORG"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    data = tmp_path / "new.conll"
+    data.write_text("Acme B-ORG\nCorp I-ORG\nhired O\n\n")
+    out = subprocess.run([sys.executable, "-m", "nerstudio", "import", str(path), str(data)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with ProjectStore(path, read_only=True) as new:
+        assert new.label_set().names == ["ORG"]
+        assert [s.words for s in new.iter_sentences()] == [["Acme", "Corp", "hired"]]
+    leftovers = list(tmp_path.glob("news.nerproj-wal.left-over-*"))
+    assert len(leftovers) == 1 and leftovers[0].read_bytes() == kept

@@ -43,6 +43,7 @@ from .store_common import (  # noqa: F401  (re-exported)
     _check_project_file,  # noqa: F401  (tests patch it here)
     _connect_read_only,
     _ImportBatch,
+    _move_aside_leftovers,
     _place_new_file,
 )
 from .store_history import HistoryPart
@@ -175,6 +176,7 @@ class ProjectStore(LabelsPart, ImportPart, SentencesPart, HistoryPart, ModelOutp
             if wal.exists() and wal.stat().st_size:
                 raise StoreError(f"{path}: cannot create it (the new file's log was not "
                                  "written back)")
+            _move_aside_leftovers(path)
             _place_new_file(tmp, path)
         finally:
             for suffix in ("", "-wal", "-shm", "-journal"):

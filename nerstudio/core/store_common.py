@@ -184,6 +184,24 @@ def _has_sqlite_header(path: Path) -> bool:
         return False
 
 
+def _move_aside_leftovers(path: Path) -> list[Path]:
+    """Rename a ``-wal`` / ``-shm`` / ``-journal`` file left beside ``path`` by a project that
+    was deleted while open (or after a crash): SQLite would replay that log into the new file
+    and mix the old project's pages into it. Moved aside (``NAME-wal.left-over-<time>``), never
+    deleted: it may be all that is left of someone's work."""
+    import time
+
+    moved = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in ("-wal", "-shm", "-journal"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            new = Path(f"{old}.left-over-{stamp}-{uuid.uuid4().hex[:6]}")
+            os.replace(old, new)
+            moved.append(new)
+    return moved
+
+
 def _place_new_file(tmp: Path, path: Path) -> None:
     """Give the finished file ``tmp`` the name ``path``, never replacing a file that appeared
     there meanwhile (a hard link fails if it exists; without hard links, check then rename)."""
