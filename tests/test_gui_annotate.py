@@ -338,6 +338,28 @@ def test_accept_key_takes_a_right_set_and_moves_on(window, qtbot, dialogs):
     assert status_of(window.store.path, window.current_id) == "unlabelled"
 
 
+def test_accept_key_refuses_suggestions_changed_by_another_process(window, qtbot, dialogs):
+    """A writes the suggestions the view shows; if another process re-predicted the sentence
+    since (before the view's poll), A writes nothing and says so: A moves on, so the user
+    would never see what went into the gold."""
+    sid = select_unlabelled(window, qtbot)
+    window.store.replace_predictions(None, [(sid, [(0, 2, "PER", 0.9)], None)])
+    window.session.notify_sentences_changed()
+    other = ProjectStore(window.store.path)  # another process's connection
+    try:
+        other.replace_predictions(None, [(sid, [(0, 2, "ORG", 0.7), (5, 6, "MISC", 0.6)], None)])
+    finally:
+        other.close()
+    focus(qtbot, window.table)
+    press(qtbot, Qt.Key_A)
+    assert gold_rows(window.store.path, sid) == []
+    assert status_of(window.store.path, sid) == "unlabelled" and window.current_id == sid
+    assert dialogs.shown and "suggestions were changed elsewhere" in dialogs.shown[-1]
+    assert [sp for sp, _ in window._shown_suggestions] == [Span(0, 2, "ORG"), Span(5, 6, "MISC")]
+    press(qtbot, Qt.Key_A)  # now it takes what it shows
+    assert gold_rows(window.store.path, sid) == [(0, 2, "ORG"), (5, 6, "MISC")]
+
+
 def test_click_retypes_and_right_click_rejects_a_suggestion(window, qtbot, dialogs):
     """The common fixes of a suggestion set, each one input: a click with another active label
     retypes a suggestion, a right click drops a wrong one; A then takes the rest."""

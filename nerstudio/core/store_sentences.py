@@ -215,15 +215,28 @@ class SentencesPart:
             raise StaleEditError(f"sentence {sentence_id} was changed elsewhere since it was "
                                  "loaded; reload it and edit again (nothing was written)")
 
+    def _check_suggestions(self, sentence_id: int, expected: list[Span]) -> None:
+        held = {tuple(r) for r in self._q(
+            'SELECT start, "end", label FROM predictions WHERE sentence_id = ?', [sentence_id])}
+        if held != {(s.start, s.end, s.label) for s in expected}:
+            raise StaleEditError(f"sentence {sentence_id}: its suggestions were changed elsewhere "
+                                 "since they were shown; look at them again (nothing was "
+                                 "written)")
+
     def set_spans(self, sentence_id: int, spans: list[Span], status: str | None = None, *,
-                  expected_version: int | None = None) -> None:
+                  expected_version: int | None = None,
+                  expected_suggestions: list[Span] | None = None) -> None:
         """Replace a sentence's gold spans (one user edit: one transaction, one undo step).
         ``expected_version``: the ``Sentence.version`` the view showed; if the file holds
-        another, :class:`StaleEditError` and nothing is written."""
+        another, :class:`StaleEditError` and nothing is written. ``expected_suggestions``: the
+        suggestions the view showed, for an edit made of them (Accept all): suggestions carry
+        no version, so a re-prediction by another process is caught by comparing them."""
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown status {status!r}")
         with self.transaction():
             self._check_version(sentence_id, expected_version)
+            if expected_suggestions is not None:
+                self._check_suggestions(sentence_id, expected_suggestions)
             n_tokens = self._scalar(  # counted by SQLite: parsing 50,000 tokens took 0.4 s
                 "SELECT json_array_length(tokens) FROM sentences WHERE id = ?", [sentence_id]) or 0
             spans = sorted(spans, key=_span_key)  # (Span's own order compares in Python: slow)

@@ -200,8 +200,9 @@ class EditingMixin:
         if not self._can_edit():
             return
         spans = accept_all_spans(self._shown.spans, self._shown_suggestions)
+        shown = [sp for sp, _ in self._shown_suggestions]  # refused if the file's differ now
         if self._write(self.session.set_spans, self.current_id, spans, "labelled",
-                       expected_version=self._version()):
+                       expected_version=self._version(), expected_suggestions=shown):
             self.go_to_next_unlabelled()
 
     def reject_suggestions(self) -> None:
