@@ -3,6 +3,7 @@ CPU) as a user runs it, from the command line. Rank 0 alone writes the project: 
 metric once, one saved model that loads in transformers.pipeline; 2 processes with the same global
 batch learn what 1 process learns (without dropout, whose masks each rank draws for itself, the
 dev losses agree within 1 %; seen: equal to 5 digits)."""
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -163,7 +164,14 @@ def test_a_cancel_before_the_launcher_is_listening_is_a_cancel_not_a_failure(pro
     config = TrainConfig(base_model=str(tiny_bert), batch_size=8, learning_rate=5e-3, epochs=2,
                          max_length=64)
     events = []
-    run_id, final = stream_processes(str(project), config, 2, None, events.append, lambda: True)
+    # started the way a shell starts a background job (SIGINT ignored, inherited): the
+    # launcher's SIGINT is then lost, and only the stop file the ranks poll cancels the run
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run_id, final = stream_processes(str(project), config, 2, None, events.append,
+                                         lambda: True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert type(final).__name__ == "Cancelled", final
     with ProjectStore(project) as store:
         for run in store.runs():

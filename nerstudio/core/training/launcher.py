@@ -130,7 +130,7 @@ def run_local(project: str, config, processes: int, resume_run: int | None = Non
     clean_stale_scratch()
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     (scratch / SCRATCH_OWNER).write_text(json.dumps(_me()))
-    stop_file = str(scratch / "stop")
+    stop_file = os.environ.get(STOP_ENV) or str(scratch / "stop")  # the GUI's, when it set one
     cmd = launcher_command(processes, train_argv(project, config, resume_run, events, extra))
     log = open(scratch / "launcher.log", "wb")
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import threading
 import time
 
 from .launcher import child_env, error_line, train_argv
-from .world import per_device_batch
+from .world import STOP_ENV, per_device_batch
 
 CANCEL_GRACE_S = 120         # a GUI cancel not answered within this: every rank is stopped
 
@@ -67,6 +68,10 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
            *train_argv(project, config, resume_run, events=True,
                        extra=("--processes", str(processes)))]
     env = child_env(dict(os.environ))
+    # the stop request is also a file the ranks poll: a SIGINT that reaches the launcher before
+    # it handles signals is lost (a shell's background job starts with SIGINT ignored)
+    stop_dir = tempfile.mkdtemp(prefix="nerstudio-stop-")
+    env[STOP_ENV] = stop_file = os.path.join(stop_dir, "stop")
     err = tempfile.TemporaryFile()
     # no preexec_fn here (the GUI has threads): the launcher stops its ranks when its parent,
     # this process, is gone (run_local watches os.getppid())
@@ -74,7 +79,7 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
                             stderr=err, start_new_session=True)
     lines = _lines_of(proc)
     try:
-        run_id, final, asked_at = _follow(proc, lines, emit, should_stop)
+        run_id, final, asked_at = _follow(proc, lines, emit, should_stop, stop_file)
         code = proc.wait()
         err.seek(0)
         reason = error_line(err.read().decode("utf-8", "replace"))
@@ -82,6 +87,7 @@ def stream_processes(project: str, config, processes: int, resume_run: int | Non
         _stop_unwatched(proc)
         err.close()
         proc.stdout.close()
+        shutil.rmtree(stop_dir, ignore_errors=True)
     if run_id is None:
         run_id = last_run_id(project)
         run_id = run_id if run_id != before else None
@@ -107,7 +113,7 @@ def _lines_of(proc: subprocess.Popen) -> queue.Queue:
     return lines
 
 
-def _follow(proc: subprocess.Popen, lines: queue.Queue, emit, should_stop):
+def _follow(proc: subprocess.Popen, lines: queue.Queue, emit, should_stop, stop_file=None):
     """Until the launcher's stdout closes: each event line to ``emit``; the final line (the one
     with ``run``) kept; a stop request sent as SIGINT, then SIGTERM when the ranks do not answer
     within :data:`CANCEL_GRACE_S`. Returns ``(run id, final event, when the stop was asked)``."""
@@ -116,6 +122,8 @@ def _follow(proc: subprocess.Popen, lines: queue.Queue, emit, should_stop):
         if should_stop():
             if asked_at is None:  # Ctrl+C: every rank stops at the next step, checkpointed
                 asked_at = time.monotonic()
+                if stop_file:
+                    open(stop_file, "a").close()
                 proc.send_signal(signal.SIGINT)
             elif time.monotonic() - asked_at > CANCEL_GRACE_S and proc.poll() is None:
                 asked_at = float("inf")  # a rank that does not answer: stop them all now
