@@ -116,9 +116,9 @@ def test_a_resume_from_the_last_step_does_not_train_past_the_end(tiny_bert, tmp_
                       learning_rate=1e-2)  # dev F1 1.0 from step 8: the best is not the last
     whole = train(TrainingData(TRAIN, TRAIN[:6], TAGS), cfg, tmp_path)
     assert isinstance(whole, Finished) and whole.steps == 12, whole
-    # usually step 8 (dev F1 1.0 there); on a loaded machine the threads' float order can make
-    # step 12 the best: the resume must save the best either way
-    assert whole.best_checkpoint in (str(tmp_path / "checkpoint-8"), str(tmp_path / "checkpoint-12"))
+    # usually step 8 (dev F1 1.0 there); on a loaded machine the threads' float order made
+    # step 12, once step 4, the best: the resume must save the best one, whichever it is
+    assert whole.best_checkpoint in [str(tmp_path / f"checkpoint-{n}") for n in (4, 8, 12)]
     weights = load_file(tmp_path / "model" / "model.safetensors")
     shutil.rmtree(tmp_path / "model")  # the kill, mid-save
     events = []
