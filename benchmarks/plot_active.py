@@ -28,25 +28,47 @@ def curves(rounds: list[dict]) -> dict[str, dict[int, list[float]]]:
     return out
 
 
-def draw(data: dict, out: Path) -> None:
+def chart(title: str, bottom: str, left: str):
+    """An offscreen 720x420 pyqtgraph chart on white, with its title, axis labels and grid:
+    (plot widget, plot item). Shared with plot_session.py."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
-    import pyqtgraph.exporters
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     plot = pg.PlotWidget()
     plot.resize(720, 420)
     item = plot.getPlotItem()
+    item.setTitle(title)
+    item.setLabel("bottom", bottom)
+    item.setLabel("left", left)
+    item.showGrid(x=True, y=True, alpha=0.3)
+    item.getAxis("left").enableAutoSIPrefix(False)
+    return plot, item
+
+
+def export(plot, out: Path) -> None:
+    """Write the chart to ``out`` as a 720-pixel-wide PNG."""
+    import pyqtgraph.exporters
+    from PySide6.QtWidgets import QApplication
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot.show()
+    QApplication.instance().processEvents()
+    exporter = pyqtgraph.exporters.ImageExporter(plot.scene())
+    exporter.parameters()["width"] = 720
+    exporter.export(str(out))
+
+
+def draw(data: dict, out: Path) -> None:
+    import pyqtgraph as pg
+
     rounds = data["active_learning"]["rounds"]
     seeds = sorted({r["seed"] for r in rounds})
     n_seeds = f"{len(seeds)} seed" + ("s" if len(seeds) != 1 else "")
-    item.setTitle(f"Active learning on CoNLL-2003 (simulated annotator, {n_seeds})")
-    item.setLabel("bottom", "labelled sentences")
-    item.setLabel("left", "dev F1")
-    item.showGrid(x=True, y=True, alpha=0.3)
-    item.getAxis("left").enableAutoSIPrefix(False)
+    plot, item = chart(f"Active learning on CoNLL-2003 (simulated annotator, {n_seeds})",
+                       "labelled sentences", "dev F1")
     legend = item.addLegend(offset=(-10, -10))
     for strategy, by_n in sorted(curves(rounds).items()):
         colour = COLOURS.get(strategy, (200, 80, 40))
@@ -61,12 +83,7 @@ def draw(data: dict, out: Path) -> None:
         curve = item.plot(xs, ys, pen=pg.mkPen(colour, width=3), symbol="o",
                           symbolBrush=colour, symbolSize=7)
         legend.addItem(curve, f"{strategy} order (mean)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot.show()
-    app.processEvents()
-    exporter = pg.exporters.ImageExporter(plot.scene())
-    exporter.parameters()["width"] = 720
-    exporter.export(str(out))
+    export(plot, out)
 
 
 def main() -> None:

@@ -11,32 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from plot_active import chart, export  # noqa: E402
 COLOURS = {"manual": (120, 120, 120), "nerstudio": (31, 119, 180)}
 
 
 def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
-    import pyqtgraph.exporters
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
-    plot = pg.PlotWidget()
-    plot.resize(720, 420)
-    item = plot.getPlotItem()
     seeds = sorted({r["seed"] for r in results})
-    item.setTitle(f"Labelling CoNLL-2003 through the app (simulated annotator, seeds "
-                  f"{', '.join(map(str, seeds))})")
-    item.setLabel("bottom", "input events (keys, clicks, drags)")
-    item.setLabel("left", "dev F1")
-    item.showGrid(x=True, y=True, alpha=0.3)
-    item.getAxis("left").enableAutoSIPrefix(False)
+    plot, item = chart(f"Labelling CoNLL-2003 through the app (simulated annotator, seeds "
+                       f"{', '.join(map(str, seeds))})", "input events (keys, clicks, drags)",
+                       "dev F1")
     legend = item.addLegend(offset=(-10, 10))
     named = set()
     for r in results:
@@ -49,12 +40,7 @@ def draw(results: list[dict], out: Path, target: float = 0.80) -> None:
             named.add(r["policy"])
             legend.addItem(curve, r["policy"])
     item.addLine(y=target, pen=pg.mkPen((200, 80, 40), width=1, style=Qt.DashLine))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot.show()
-    app.processEvents()
-    exporter = pg.exporters.ImageExporter(plot.scene())
-    exporter.parameters()["width"] = 720
-    exporter.export(str(out))
+    export(plot, out)
 
 
 def main() -> None:
